@@ -1,0 +1,76 @@
+# Pinterest data pipeline, local-first. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+RUNTIME ?= auto
+export RUNTIME
+
+.PHONY: help venv up down clean status logs seed emulate stream-emulate batch stream stream-once \
+        demo test test-unit lint format bench check-aws export-aws spark-cluster
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV_STAMP): pyproject.toml
+	@test -x .venv/bin/python || python3 -m venv .venv
+	@.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	@rm -f .venv/.installed-* && touch $@
+
+venv: $(VENV_STAMP) ## create or update the project virtualenv (.venv) from pyproject.toml
+
+up: $(VENV_STAMP) ## install what is missing, start every service, wait until all are healthy
+	@$(PY) -m services.stack up
+
+down: $(VENV_STAMP) ## stop every service (data kept)
+	@$(PY) -m services.stack down
+
+clean: ## stop every service and delete the local data (downloads stay cached)
+	@if [ -x $(PY) ]; then $(PY) -m services.stack clean; fi
+
+status: $(VENV_STAMP) ## one table: each service, its endpoint, up/down and a health detail
+	@$(PY) -m services.stack status
+
+logs: $(VENV_STAMP) ## where each service logs
+	@$(PY) -m services.stack logs
+
+seed: up ## create and load the spoof Pinterest database in MySQL (SIZE=11153)
+	@$(PY) -m seed_data load $(if $(SIZE),--size $(SIZE))
+
+emulate: up ## replay every event through the REST proxy (ARGS="random --count 10" for other modes)
+	@$(PY) -m services.emulator $(or $(ARGS),replay)
+
+batch: up ## run the Spark batch job: clean the landed events, answer the questions
+	@$(PY) -m spark.batch
+
+stream: up ## run the Structured Streaming job into Delta tables until stopped
+	@$(PY) -m spark.streaming run
+
+stream-once: up ## process what the streaming topics hold, then stop (available-now trigger)
+	@$(PY) -m spark.streaming once
+
+demo: up ## the whole flow: seed, replay, land, Spark, report; every record accounted for
+	@$(PY) -m services.demo
+
+test: $(VENV_STAMP) ## the whole test suite (unit, integration, end-to-end); starts the stack itself
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV_STAMP) ## only the pure unit tests (no services)
+	@$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy services seed_data spark tests
+
+format: $(VENV_STAMP) ## apply ruff's fixes and formatting
+	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format .
+
+bench: up ## run the benchmarks; figures in bench/results.json
+	@$(PY) -m services.bench
+
+check-aws: $(VENV_STAMP) ## preflight: try every AWS endpoint and print a table with fixes
+	@PIPELINE_TARGET=aws $(PY) -m services.aws check
+
+export-aws: $(VENV_STAMP) ## write the AWS-side configuration into build/aws/
+	@$(PY) -m services.aws export

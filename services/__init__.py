@@ -1,0 +1,1 @@
+"""The pipeline's Python services: settings, client factories, the local stack, ingestion and landing."""

@@ -1,0 +1,84 @@
+"""The interface both client factories implement, and what they share."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+from urllib.parse import quote_plus
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from minio import Minio
+from sqlalchemy import Engine, create_engine
+
+from services.settings import Settings
+
+
+class ClientFactory(abc.ABC):
+    """Builds every client the pipeline uses, for one target."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # --- MySQL --------------------------------------------------------------------------
+    def mysql_url(self, *, admin: bool = False, database: bool = True) -> str:
+        s = self.settings
+        user = s.mysql_admin_user if admin else s.mysql_user
+        secret = s.mysql_admin_password if admin else s.mysql_password
+        db = f"/{s.mysql_database}" if database else "/"
+        return (
+            f"mysql+pymysql://{quote_plus(user)}:{quote_plus(secret.get_secret_value())}"
+            f"@{s.mysql_host}:{s.mysql_port}{db}?charset=utf8mb4"
+        )
+
+    def mysql_engine(self, *, admin: bool = False, database: bool = True, **kw: Any) -> Engine:
+        """A pooled SQLAlchemy engine (PyMySQL driver)."""
+        kw.setdefault("pool_pre_ping", True)
+        kw.setdefault("connect_args", {"connect_timeout": 5, **self.mysql_connect_args()})
+        return create_engine(self.mysql_url(admin=admin, database=database), **kw)
+
+    def mysql_connect_args(self) -> dict[str, Any]:
+        return {}
+
+    # --- Kafka --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def kafka_config(self) -> dict[str, Any]:
+        """librdkafka settings shared by producers, consumers and admin clients."""
+
+    def kafka_producer(self, **overrides: Any) -> Producer:
+        # acks=all + idempotence: a retried send never doubles a record in the log.
+        conf = {
+            **self.kafka_config(),
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            **overrides,
+        }
+        return Producer(conf)
+
+    def kafka_consumer(self, group_id: str, **overrides: Any) -> Consumer:
+        conf = {
+            **self.kafka_config(),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            **overrides,
+        }
+        return Consumer(conf)
+
+    def kafka_admin(self, **overrides: Any) -> AdminClient:
+        return AdminClient({**self.kafka_config(), **overrides})
+
+    # --- S3 -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def s3(self) -> Minio:
+        """An S3 client (the minio SDK speaks to any S3-compatible server)."""
+
+    @abc.abstractmethod
+    def spark_s3a_conf(self) -> dict[str, str]:
+        """Hadoop `s3a` settings for Spark (`spark.hadoop.fs.s3a.*`)."""
+
+    # --- HTTP endpoints -----------------------------------------------------------------
+    def rest_proxy_url(self) -> str:
+        return self.settings.rest_proxy_url.rstrip("/")

@@ -1,0 +1,179 @@
+"""The one typed settings object for every endpoint, credential and knob.
+
+Values come from the environment and an optional `.env` file in the working directory;
+`.env.example` documents each one. The code works with no `.env` at all: every local
+default is written here and mirrored in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The three source tables, in the order the original project posts them.
+TABLES: tuple[str, ...] = ("pin", "geo", "user")
+
+#: MySQL table that feeds each topic suffix.
+SOURCE_TABLES: dict[str, str] = {
+    "pin": "pinterest_data",
+    "geo": "geolocation_data",
+    "user": "user_data",
+}
+
+# A user id names Kafka topics and an S3 bucket (`user-<id>-bucket`), so it must satisfy
+# both naming rules: lowercase letters, digits and hyphens, and a bucket name <= 63 chars.
+_USER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- which world we talk to -------------------------------------------------------
+    pipeline_target: Literal["local", "aws"] = "local"
+    pipeline_user_id: str = "local"
+    runtime: Literal["auto", "native", "docker"] = "auto"
+
+    # --- MySQL (RDS stand-in) ---------------------------------------------------------
+    mysql_host: str = "127.0.0.1"
+    mysql_port: int = 3306
+    mysql_database: str = "pinterest_data"
+    # The emulator's read-only account (SELECT on pinterest_data.* only).
+    mysql_user: str = "pinterest_reader"
+    mysql_password: SecretStr = SecretStr("reader-local-only")
+    # The account that seeds the database (local: created by `make up`).
+    mysql_admin_user: str = "pipeline_admin"
+    mysql_admin_password: SecretStr = SecretStr("admin-local-only")
+
+    # --- Kafka (MSK stand-in) ---------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_topic_partitions: int = 1
+    # none | scram | iam (AWS MSK); local is always none.
+    kafka_auth: Literal["none", "scram", "iam"] = "none"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+
+    # --- Kafka Connect (MSK Connect stand-in) -------------------------------------------
+    kafka_connect_url: str = "http://127.0.0.1:8083"
+
+    # --- REST proxy (API Gateway + Confluent REST proxy stand-in) ------------------------
+    rest_proxy_url: str = "http://127.0.0.1:8082"
+    legacy_api_url: str = "http://127.0.0.1:8000"
+    rest_proxy_max_body_bytes: int = 10 * 1024 * 1024
+    rest_proxy_produce_timeout_s: float = 15.0
+    rest_proxy_consumer_idle_s: float = 300.0
+
+    # --- S3 (SeaweedFS stand-in) --------------------------------------------------------
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_access_key: SecretStr = SecretStr("pipeline-local")
+    s3_secret_key: SecretStr = SecretStr("pipeline-local-secret")
+    s3_region: str = "us-east-1"
+
+    # --- S3 sink (the Kafka -> S3 landing service) --------------------------------------
+    sink_flush_records: int = 1000
+    sink_flush_seconds: float = 2.0
+    sink_health_port: int = 8084
+
+    # --- Spark ------------------------------------------------------------------------
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    spark_master_port: int = 7077
+    spark_master_ui_port: int = 8090
+    spark_worker_ui_port: int = 8091
+
+    # --- where the native runtime keeps its data, logs, sockets and caches --------------
+    state_dir: Path = Field(default=PROJECT_ROOT / ".local")
+
+    @field_validator("pipeline_user_id")
+    @classmethod
+    def _check_user_id(cls, value: str) -> str:
+        if not _USER_ID.match(value):
+            raise ValueError(
+                f"PIPELINE_USER_ID={value!r} cannot name Kafka topics and an S3 bucket: use 1-51 "
+                "lowercase letters, digits or hyphens (not at either end), e.g. PIPELINE_USER_ID=local"
+            )
+        return value
+
+    # --- names that mirror the AWS project -------------------------------------------------
+    def topic(self, table: str) -> str:
+        """Batch topic `<user_id>.<table>` (pin, geo or user)."""
+        return f"{self.pipeline_user_id}.{_check_table(table)}"
+
+    def streaming_topic(self, table: str) -> str:
+        """Streaming topic `streaming-<user_id>-<table>`, named after the original's Kinesis streams."""
+        return f"streaming-{self.pipeline_user_id}-{_check_table(table)}"
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.topic(t) for t in TABLES]
+
+    @property
+    def streaming_topics(self) -> list[str]:
+        return [self.streaming_topic(t) for t in TABLES]
+
+    @property
+    def bucket(self) -> str:
+        return f"user-{self.pipeline_user_id}-bucket"
+
+    # --- local runtime layout ------------------------------------------------------------
+    @cached_property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @cached_property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @cached_property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, secrets masked: safe to print or log."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "****" if value.get_secret_value() else ""
+            else:
+                out[name] = str(value)
+        return out
+
+
+def _check_table(table: str) -> str:
+    if table not in TABLES:
+        raise SettingsError(f"unknown table {table!r}: expected one of {', '.join(TABLES)}")
+    return table
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one readable message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            var = "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  {var}: {err['msg']}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
