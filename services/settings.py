@@ -105,8 +105,9 @@ class Settings(BaseSettings):
     def _check_user_id(cls, value: str) -> str:
         if not _USER_ID.match(value):
             raise ValueError(
-                f"PIPELINE_USER_ID={value!r} cannot name Kafka topics and an S3 bucket: use 1-51 "
-                "lowercase letters, digits or hyphens (not at either end), e.g. PIPELINE_USER_ID=local"
+                f"PIPELINE_USER_ID={value!r} cannot name Kafka topics and an S3 bucket: use "
+                "1-51 lowercase letters, digits or hyphens (not at either end), "
+                "e.g. PIPELINE_USER_ID=local"
             )
         return value
 
@@ -116,7 +117,7 @@ class Settings(BaseSettings):
         return f"{self.pipeline_user_id}.{_check_table(table)}"
 
     def streaming_topic(self, table: str) -> str:
-        """Streaming topic `streaming-<user_id>-<table>`, named after the original's Kinesis streams."""
+        """Streaming topic `streaming-<user_id>-<table>`, named after the original's Kinesis."""
         return f"streaming-{self.pipeline_user_id}-{_check_table(table)}"
 
     @property

@@ -61,9 +61,7 @@ class AwsClients(ClientFactory):
             "s3.amazonaws.com",
             region=s.s3_region,
             secure=True,
-            credentials=ChainedProvider(
-                [EnvAWSProvider(), AWSConfigProvider(), IamAwsProvider()]
-            ),
+            credentials=ChainedProvider([EnvAWSProvider(), AWSConfigProvider(), IamAwsProvider()]),
         )
 
     def spark_s3a_conf(self) -> dict[str, str]:

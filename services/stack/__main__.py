@@ -1,0 +1,80 @@
+"""python -m services.stack up|down|clean|status|logs"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.settings import SettingsError, load_settings
+from services.stack import lifecycle
+from services.stack.errors import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.stack",
+        description=(
+            "The local stack: MariaDB (RDS), Kafka (MSK), Kafka Connect (MSK Connect), "
+            "SeaweedFS (S3), the REST proxy and the S3 sink, on 127.0.0.1. Native processes "
+            "under supervisord by default; docker compose when RUNTIME=docker (or auto and a "
+            "Docker engine answers). Data, logs and sockets live in .local/."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="install what is missing, start everything, wait until healthy")
+    sub.add_parser("down", help="stop every service; data is kept")
+    sub.add_parser("clean", help="stop every service and delete the local data")
+    sub.add_parser("status", help="each service: endpoint, up/down, health detail")
+    sub.add_parser("logs", help="where each service logs")
+    restart = sub.add_parser("restart", help="restart one service")
+    restart.add_argument("service")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "up":
+            lifecycle.up(settings)
+        elif args.command == "down":
+            lifecycle.down(settings)
+        elif args.command == "clean":
+            lifecycle.clean(settings)
+        elif args.command == "restart":
+            lifecycle.restart(settings, args.service)
+        elif args.command == "status":
+            return _print_status(settings)
+        elif args.command == "logs":
+            _print_logs(settings)
+    except (StackError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_status(settings: object) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = lifecycle.status(settings)  # type: ignore[arg-type]
+    table = Table(title="local stack")
+    for col in ("service", "endpoint", "state", "detail"):
+        table.add_column(col)
+    for r in rows:
+        state = "[green]up[/]" if r.up else "[red]down[/]"
+        table.add_row(r.name, r.endpoint, state, r.detail)
+    Console(width=160).print(table)
+    return 0 if all(r.up for r in rows) else 3
+
+
+def _print_logs(settings: object) -> None:
+    from services.stack.definitions import all_services
+
+    s = settings
+    print(f"logs folder: {s.logs_dir}")  # type: ignore[attr-defined]
+    for svc in all_services(s):  # type: ignore[arg-type]
+        print(f"  {svc.name:<11} {svc.log(s)}")  # type: ignore[arg-type]
+    print(f"  {'supervisord':<11} {s.logs_dir / 'supervisord.log'}")  # type: ignore[attr-defined]
+    print(f"  {'install':<11} {s.logs_dir / 'install.log'}")  # type: ignore[attr-defined]
+    print("follow one with: tail -f <file>")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Idempotent set-up inside the running servers: accounts, database, topics, bucket."""
+
+from __future__ import annotations
+
+import subprocess
+
+from confluent_kafka.admin import NewTopic
+
+from services.clients import clients_for
+from services.settings import Settings
+from services.stack import install
+from services.stack.errors import StackError
+
+
+def init_mysql_datadir(settings: Settings) -> None:
+    """Create MariaDB's system tables once (root reachable over the unix socket only)."""
+    datadir = settings.data_dir / "mysql"
+    if (datadir / "mysql").is_dir():
+        return
+    datadir.mkdir(parents=True, exist_ok=True)
+    binary = install.find_binary("mariadb-install-db")
+    if binary is None:
+        raise StackError("mariadb-install-db is missing; run `make up` as root to install it")
+    log = settings.logs_dir / "install.log"
+    cmd = [
+        binary,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+    ]
+    import os
+
+    if os.geteuid() == 0:
+        cmd.append("--user=root")
+    with log.open("a") as out:
+        rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise StackError(f"mariadb-install-db failed (exit {rc}); see {log}")
+
+
+def format_kafka_storage(settings: Settings) -> None:
+    """Format the KRaft log folder once (`kafka-storage.sh format --standalone`)."""
+    from services.stack import configs
+
+    if (settings.data_dir / "kafka" / "meta.properties").exists():
+        return
+    cmd = [
+        "java",
+        "-cp",
+        f"{install.kafka_libs(settings)}/*",
+        f"-Dlog4j2.configurationFile={configs.log4j2_properties(settings)}",
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "--ignore-formatted",
+        "-t",
+        configs.kafka_cluster_id(settings),
+        "-c",
+        str(configs.kafka_properties(settings)),
+    ]
+    log = settings.logs_dir / "install.log"
+    with log.open("a") as out:
+        rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise StackError(f"formatting Kafka's storage failed (exit {rc}); see {log}")
+
+
+def mysql_accounts(settings: Settings) -> None:
+    """The admin account over TCP, and the database. Root stays socket-only."""
+    import pymysql
+
+    conn = pymysql.connect(
+        unix_socket=str(settings.run_dir / "mysqld.sock"), user="root", autocommit=True
+    )
+    user = settings.mysql_admin_user
+    password = settings.mysql_admin_password.get_secret_value()
+    with conn, conn.cursor() as cur:
+        for host in ("127.0.0.1", "localhost", "::1"):
+            cur.execute(f"CREATE USER IF NOT EXISTS %s@'{host}' IDENTIFIED BY %s", (user, password))
+            cur.execute(f"ALTER USER %s@'{host}' IDENTIFIED BY %s", (user, password))
+            cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO %s@'{host}' WITH GRANT OPTION", (user,))
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
+
+
+def mysql_database(settings: Settings) -> None:
+    from sqlalchemy import text
+
+    engine = clients_for(settings).mysql_engine(admin=True, database=False)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`"))
+    finally:
+        engine.dispose()
+
+
+def kafka_topics(settings: Settings, names: list[str]) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created."""
+    admin = clients_for(settings).kafka_admin()
+    existing = set(admin.list_topics(timeout=10).topics)
+    wanted = [
+        NewTopic(name, num_partitions=settings.kafka_topic_partitions, replication_factor=1)
+        for name in names
+        if name not in existing
+    ]
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, operation_timeout=15).items():
+        try:
+            future.result(timeout=20)
+            created.append(name)
+        except Exception as exc:  # KafkaException wraps a KafkaError
+            err = exc.args[0] if exc.args else exc
+            if getattr(err, "name", lambda: "")() != "TOPIC_ALREADY_EXISTS":
+                raise StackError(f"kafka: could not create topic {name}: {err}") from None
+    return created
+
+
+def s3_bucket(settings: Settings) -> bool:
+    client = clients_for(settings).s3()
+    if client.bucket_exists(settings.bucket):
+        return False
+    client.make_bucket(settings.bucket)
+    return True
+
+
+def namespace(settings: Settings) -> None:
+    """Everything one PIPELINE_USER_ID needs: its topics and its bucket."""
+    kafka_topics(settings, settings.topics + settings.streaming_topics)
+    s3_bucket(settings)

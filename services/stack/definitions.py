@@ -1,0 +1,209 @@
+"""The native services: how each starts, what it depends on, how it is probed.
+
+Order matters: `SERVICES` is the dependency order `make up` starts them in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.settings import PROJECT_ROOT, Settings
+from services.stack import configs, install, probes
+from services.stack.ports import bootstrap_port, url_port
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # the supervisord program name, and what `make status` shows
+    title: str  # what it stands in for
+    ports: tuple[int, ...]
+    endpoint: str
+    command: tuple[str, ...]
+    probe: probes.Probe
+    start_timeout: float
+    fix: str  # the likely fix when it does not become healthy
+    env: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+
+    def log(self, settings: Settings) -> Path:
+        return settings.logs_dir / f"{self.name}.log"
+
+
+def _java_opts(settings: Settings, heap: str) -> list[str]:
+    return [
+        "-Xms128m",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={configs.log4j2_properties(settings)}",
+        f"-Dkafka.logs.dir={settings.logs_dir}",
+    ]
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package does not exist (yet)
+        return False
+
+
+def mysql(settings: Settings) -> Service:
+    run = settings.run_dir
+    cmd = [
+        install.find_binary("mariadbd") or "mariadbd",
+        "--no-defaults",
+        f"--datadir={settings.data_dir / 'mysql'}",
+        f"--socket={run / 'mysqld.sock'}",
+        f"--pid-file={run / 'mysqld.pid'}",
+        f"--port={settings.mysql_port}",
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+        "--local-infile=1",
+        "--max-allowed-packet=256M",
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_general_ci",
+        "--innodb-buffer-pool-size=512M",
+        "--innodb-log-file-size=256M",
+        # A sandbox: durability at commit is traded for bulk-load speed (the OS still flushes).
+        "--innodb-flush-log-at-trx-commit=2",
+        "--performance-schema=OFF",
+        "--skip-log-bin",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--user=root")
+    return Service(
+        name="mysql",
+        title="RDS MySQL",
+        ports=(settings.mysql_port,),
+        endpoint=f"mysql://{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}",
+        command=tuple(cmd),
+        probe=probes.mysql_socket,
+        start_timeout=60,
+        fix="check the log for InnoDB errors; `make clean` resets a corrupt data folder",
+    )
+
+
+def kafka(settings: Settings) -> Service:
+    libs = install.kafka_libs(settings)
+    port = bootstrap_port(settings.kafka_bootstrap_servers)
+    return Service(
+        name="kafka",
+        title="MSK (Kafka, KRaft)",
+        ports=(port, settings.kafka_controller_port),
+        endpoint=settings.kafka_bootstrap_servers,
+        command=(
+            "java",
+            *_java_opts(settings, "768m"),
+            "-cp",
+            f"{libs}/*",
+            "kafka.Kafka",
+            str(configs.kafka_properties(settings)),
+        ),
+        probe=probes.kafka,
+        start_timeout=90,
+        fix="look for 'Exiting Kafka' in the log; `make clean` resets a broken log folder",
+        depends_on=(),
+    )
+
+
+def connect(settings: Settings) -> Service:
+    libs = install.kafka_libs(settings)
+    return Service(
+        name="connect",
+        title="MSK Connect (Kafka Connect)",
+        ports=(url_port(settings.kafka_connect_url, 8083),),
+        endpoint=settings.kafka_connect_url,
+        command=(
+            "java",
+            *_java_opts(settings, "512m"),
+            "-cp",
+            f"{libs}/*",
+            "org.apache.kafka.connect.cli.ConnectDistributed",
+            str(configs.connect_properties(settings)),
+        ),
+        probe=probes.connect,
+        start_timeout=120,
+        fix="the worker needs Kafka: check `make status`; its log names the failing topic",
+        depends_on=("kafka",),
+    )
+
+
+def s3(settings: Settings) -> Service:
+    port = url_port(settings.s3_endpoint, 9000)
+    data = settings.data_dir / "seaweedfs"
+    data.mkdir(parents=True, exist_ok=True)
+    return Service(
+        name="s3",
+        title="S3 (SeaweedFS)",
+        ports=(port, 9333, 9334, 9335),
+        endpoint=settings.s3_endpoint,
+        command=(
+            str(install.weed_binary()),
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={data}",
+            "-master.port=9333",
+            "-master.volumeSizeLimitMB=512",
+            "-volume.port=9334",
+            "-volume.max=0",
+            "-filer",
+            "-filer.port=9335",
+            "-s3",
+            f"-s3.port={port}",
+            f"-s3.config={configs.s3_identities(settings)}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-metricsPort=0",
+        ),
+        probe=probes.s3,
+        start_timeout=60,
+        fix="ports 9333-9335 and 19333-19335 must be free too (SeaweedFS's master, volume, filer)",
+    )
+
+
+def rest_proxy(settings: Settings) -> Service:
+    return Service(
+        name="rest-proxy",
+        title="API Gateway + Kafka REST proxy",
+        ports=(url_port(settings.rest_proxy_url, 8082), url_port(settings.legacy_api_url, 8000)),
+        endpoint=f"{settings.rest_proxy_url} (+ legacy {settings.legacy_api_url})",
+        command=(sys.executable, "-m", "services.rest_proxy"),
+        probe=probes.rest_proxy,
+        start_timeout=30,
+        fix="the proxy needs Kafka: check `make status`",
+        depends_on=("kafka",),
+    )
+
+
+def s3_sink(settings: Settings) -> Service:
+    return Service(
+        name="s3-sink",
+        title="MSK Connect S3 sink",
+        ports=(settings.sink_health_port,),
+        endpoint=f"http://127.0.0.1:{settings.sink_health_port}/health",
+        command=(sys.executable, "-m", "services.s3_sink"),
+        probe=probes.s3_sink,
+        start_timeout=30,
+        fix="the sink needs Kafka and S3: check `make status`",
+        depends_on=("kafka", "s3"),
+    )
+
+
+def all_services(settings: Settings) -> list[Service]:
+    services = [mysql(settings), kafka(settings), connect(settings), s3(settings)]
+    # The project's own Python services join as soon as their packages exist.
+    if _module_exists("services.rest_proxy.__main__"):
+        services.append(rest_proxy(settings))
+    if _module_exists("services.s3_sink.__main__"):
+        services.append(s3_sink(settings))
+    return services
+
+
+def python_env() -> dict[str, str]:
+    return {"PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}

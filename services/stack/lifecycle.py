@@ -1,0 +1,216 @@
+"""`up`, `down`, `clean`, `status`: the stack's life, native or docker.
+
+`up` is idempotent: healthy services are left alone, stopped or crashed ones are started,
+each in dependency order and each behind a real readiness probe with a deadline.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+
+from services.settings import PROJECT_ROOT, Settings
+from services.stack import bootstrap, install, probes
+from services.stack.definitions import Service, all_services
+from services.stack.errors import ServiceFailed, StackError
+from services.stack.ports import is_listening, listener_pid
+from services.stack.supervisor import Supervisor
+
+
+def runtime(settings: Settings) -> str:
+    """native unless RUNTIME=docker, or RUNTIME=auto and a Docker engine answers."""
+    if settings.runtime != "auto":
+        return settings.runtime
+    if shutil.which("docker") is None:
+        return "native"
+    try:
+        ok = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return "docker" if ok else "native"
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def up(settings: Settings, *, quiet: bool = False) -> None:
+    say = (lambda _m: None) if quiet else _say
+    started = time.monotonic()
+    if runtime(settings) == "docker":
+        _docker_up(settings)
+    else:
+        _native_up(settings, say)
+    ensure_namespace(settings)
+    say(
+        f"stack healthy in {time.monotonic() - started:.1f} s; namespace "
+        f"'{settings.pipeline_user_id}': topics {', '.join(settings.topics)}, "
+        f"bucket {settings.bucket}"
+    )
+
+
+def _native_up(settings: Settings, say: object) -> None:
+    assert callable(say)
+    install.install_all(settings)
+    services = all_services(settings)
+    sup = Supervisor(settings)
+    sup.ensure_running(services)
+    for svc in services:
+        _start_one(settings, sup, svc, say)
+
+
+def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: object) -> None:
+    assert callable(say)
+    t0 = time.monotonic()
+    state = sup.state(svc.name)
+    if state in ("RUNNING", "STARTING"):
+        try:
+            detail = probes.wait_until(svc.probe, settings, timeout=svc.start_timeout)
+            _after_healthy(settings, svc)
+            say(f"  ok  {svc.name:<11} {svc.endpoint}  ({detail})")
+            return
+        except probes.ProbeError as exc:
+            sup.stop(svc.name)
+            say(f"  !!  {svc.name} was running but unhealthy ({exc}); restarting it")
+    for port in svc.ports:
+        if is_listening(port):
+            raise ServiceFailed(
+                svc.name,
+                f"port {port} is already taken by {listener_pid(port)}",
+                None,
+                "stop that process, or move this service to another port in .env "
+                "(see .env.example), then `make up` again",
+            )
+    if svc.name == "mysql":
+        bootstrap.init_mysql_datadir(settings)
+    if svc.name == "kafka":
+        bootstrap.format_kafka_storage(settings)
+    sup.start(svc.name)
+    try:
+        detail = _wait_healthy(settings, sup, svc)
+        _after_healthy(settings, svc)
+    except ServiceFailed:
+        sup.stop(svc.name)  # nothing half-started is left behind
+        raise
+    say(f"  up  {svc.name:<11} {svc.endpoint}  healthy in {time.monotonic() - t0:.1f} s ({detail})")
+
+
+def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> str:
+    deadline = time.monotonic() + svc.start_timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        state = sup.state(svc.name)
+        if state in ("EXITED", "FATAL", "BACKOFF", "STOPPED"):
+            raise ServiceFailed(
+                svc.name,
+                f"exited during start-up ({state}): {_log_tail(settings, svc)}",
+                svc.log(settings),
+                svc.fix,
+            )
+        try:
+            return svc.probe(settings)
+        except probes.ProbeError as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    raise ServiceFailed(
+        svc.name,
+        f"not healthy within {svc.start_timeout:.0f} s (last probe: {last})",
+        svc.log(settings),
+        svc.fix,
+    )
+
+
+def _after_healthy(settings: Settings, svc: Service) -> None:
+    if svc.name == "mysql":
+        bootstrap.mysql_accounts(settings)
+        probes.wait_until(probes.mysql_tcp, settings, timeout=10)
+
+
+def _log_tail(settings: Settings, svc: Service, lines: int = 3) -> str:
+    log = svc.log(settings)
+    if not log.exists():
+        return "no log yet"
+    tail = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return " | ".join(tail[-lines:])[-400:]
+
+
+def ensure_namespace(settings: Settings) -> None:
+    try:
+        bootstrap.namespace(settings)
+    except StackError:
+        raise
+    except Exception as exc:
+        raise StackError(
+            f"could not create the topics or bucket of namespace '{settings.pipeline_user_id}': "
+            f"{exc}. Check `make status`."
+        ) from exc
+
+
+def down(settings: Settings) -> None:
+    if runtime(settings) == "docker":
+        _compose(["down"])
+        return
+    sup = Supervisor(settings)
+    if not sup.is_running():
+        _say("stack is not running")
+        return
+    sup.shutdown()
+    _say(f"stack stopped (data kept in {settings.data_dir})")
+
+
+def clean(settings: Settings) -> None:
+    down(settings)
+    for folder in (settings.data_dir, settings.logs_dir, settings.run_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    if runtime(settings) == "docker":
+        _compose(["down", "--volumes"])
+    _say(f"local data deleted ({settings.data_dir}); downloads stay cached in {settings.cache_dir}")
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    endpoint: str
+    up: bool
+    detail: str
+    log: str
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    sup = Supervisor(settings)
+    running = sup.is_running()
+    rows = []
+    for svc in all_services(settings):
+        state = sup.state(svc.name) if running else "supervisor not running"
+        try:
+            probe = probes.mysql_tcp if svc.name == "mysql" else svc.probe
+            detail, ok = probe(settings), True
+        except probes.ProbeError as exc:
+            detail, ok = f"{state}: {exc}"[:120], False
+        except Exception as exc:  # a status table must never crash on one bad service
+            detail, ok = f"{state}: {type(exc).__name__}: {exc}"[:120], False
+        rows.append(ServiceStatus(svc.name, svc.endpoint, ok, detail, str(svc.log(settings))))
+    return rows
+
+
+def restart(settings: Settings, name: str) -> None:
+    """Stop one service and bring it back behind its probe (used by fault tests)."""
+    sup = Supervisor(settings)
+    sup.stop(name)
+    svc = next(s for s in all_services(settings) if s.name == name)
+    _start_one(settings, sup, svc, lambda _m: None)
+
+
+def _compose(args: list[str]) -> None:
+    cmd = ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args]
+    rc = subprocess.run(cmd, cwd=PROJECT_ROOT).returncode
+    if rc != 0:
+        raise StackError(f"`{' '.join(cmd)}` failed (exit {rc}); see its output above")
+
+
+def _docker_up(settings: Settings) -> None:
+    _compose(["up", "-d", "--wait"])
+    for probe in (probes.mysql_tcp, probes.kafka, probes.connect, probes.s3):
+        probes.wait_until(probe, settings, timeout=60)

@@ -1,0 +1,133 @@
+"""Readiness probes: each asks its server a real question and returns a one-line detail.
+
+A probe raises `ProbeError` (with the server's own words) until the service is healthy.
+`wait_until` polls a probe with a deadline; it never sleeps in place of a probe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import requests
+
+from services.clients import clients_for
+from services.settings import Settings
+
+
+class ProbeError(RuntimeError):
+    pass
+
+
+Probe = Callable[[Settings], str]
+
+
+def mysql_socket(settings: Settings) -> str:
+    """Native MariaDB, as root over its unix socket (before any TCP account exists)."""
+    import pymysql
+
+    sock = settings.run_dir / "mysqld.sock"
+    try:
+        conn = pymysql.connect(unix_socket=str(sock), user="root", connect_timeout=2)
+    except pymysql.MySQLError as exc:
+        raise ProbeError(f"socket {sock}: {exc}") from None
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        row = cur.fetchone()
+    return f"MariaDB {row[0] if row else '?'}"
+
+
+def mysql_tcp(settings: Settings) -> str:
+    import pymysql
+
+    try:
+        conn = pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_admin_user,
+            password=settings.mysql_admin_password.get_secret_value(),
+            connect_timeout=2,
+        )
+    except pymysql.MySQLError as exc:
+        raise ProbeError(str(exc)) from None
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION(), (SELECT COUNT(*) FROM information_schema.schemata)")
+        row = cur.fetchone()
+    assert row is not None
+    return f"{row[0]}, {row[1]} schemas"
+
+
+def kafka(settings: Settings) -> str:
+    from confluent_kafka import KafkaException
+
+    admin = clients_for(settings).kafka_admin(
+        # A probe expects refusals while the broker starts: keep librdkafka's log quiet.
+        **{"socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+    )
+    try:
+        md = admin.list_topics(timeout=3)
+    except KafkaException as exc:
+        raise ProbeError(str(exc.args[0])) from None
+    if not md.brokers:
+        raise ProbeError("no broker in metadata")
+    topics = [t for t in md.topics if not t.startswith("_")]
+    return f"{len(md.brokers)} broker, {len(topics)} topics"
+
+
+def _http_json(url: str) -> object:
+    try:
+        resp = requests.get(url, timeout=2)
+    except requests.RequestException as exc:
+        raise ProbeError(f"{url}: {type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise ProbeError(f"{url}: HTTP {resp.status_code}")
+    return resp.json()
+
+
+def connect(settings: Settings) -> str:
+    base = settings.kafka_connect_url.rstrip("/")
+    info = _http_json(base + "/")
+    connectors = _http_json(base + "/connectors")
+    version = info.get("version", "?") if isinstance(info, dict) else "?"
+    count = len(connectors) if isinstance(connectors, list) else 0
+    return f"Connect {version}, {count} connectors"
+
+
+def s3(settings: Settings) -> str:
+    from minio.error import MinioException
+    from urllib3.exceptions import HTTPError
+
+    client = clients_for(settings).s3()
+    try:
+        buckets = client.list_buckets()
+    except (MinioException, HTTPError, OSError) as exc:
+        raise ProbeError(f"ListBuckets: {exc}") from None
+    return f"{len(buckets)} buckets"
+
+
+def rest_proxy(settings: Settings) -> str:
+    topics = _http_json(settings.rest_proxy_url.rstrip("/") + "/topics")
+    _http_json(settings.legacy_api_url.rstrip("/") + "/health")
+    return f"v2 API, {len(topics) if isinstance(topics, list) else 0} topics; legacy API up"
+
+
+def s3_sink(settings: Settings) -> str:
+    health = _http_json(f"http://127.0.0.1:{settings.sink_health_port}/health")
+    if isinstance(health, dict):
+        parts = [f"{k}={v}" for k, v in health.items() if isinstance(v, int | float | str)]
+        return ", ".join(parts[:4]) or "up"
+    return "up"
+
+
+def wait_until(probe: Probe, settings: Settings, timeout: float, interval: float = 0.25) -> str:
+    """Poll `probe` until it passes or `timeout` seconds pass; return its detail."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        try:
+            return probe(settings)
+        except ProbeError as exc:
+            last = str(exc)
+        if time.monotonic() >= deadline:
+            raise ProbeError(last)
+        time.sleep(interval)
