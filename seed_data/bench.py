@@ -1,0 +1,51 @@
+"""Time a bulk load into a scratch database (never the shared one), then drop it.
+
+python -m seed_data bench --size 1000000
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import suppress
+from typing import Any
+
+import pymysql
+
+from seed_data.generate import DEFAULT_SEED
+from seed_data.load import Progress, connect_admin, load
+from seed_data.schema import quote_ident
+from services.settings import Settings
+
+DEFAULT_BENCH_SIZE = 1_000_000
+
+
+def run(
+    settings: Settings,
+    size: int = DEFAULT_BENCH_SIZE,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Load `size` events into `<MYSQL_DATABASE>_bench_<random>`; return the figures."""
+    scratch = settings.model_copy(
+        update={"mysql_database": f"{settings.mysql_database}_bench_{uuid.uuid4().hex[:8]}"}
+    )
+    try:
+        result = load(scratch, size, seed, force=True, reader=False, progress=progress)
+    finally:
+        conn = connect_admin(scratch)
+        try:
+            # A failed drop must not hide the load's own error or figures.
+            with suppress(pymysql.err.MySQLError):
+                conn.cursor().execute(
+                    f"DROP DATABASE IF EXISTS {quote_ident(scratch.mysql_database)}"
+                )
+        finally:
+            conn.close()
+    return {
+        "events": result.size,
+        "rows": result.size * 3,
+        "seconds": round(result.seconds, 2),
+        "events_per_second": round(result.rows_per_second),
+        "method": result.method,
+        "checksum": result.checksum,
+    }
