@@ -53,6 +53,7 @@ demo: up ## the whole flow: seed, replay, land, Spark, report; every record acco
 	@$(PY) -m services.demo
 
 test: $(VENV_STAMP) ## the whole test suite (unit, integration, end-to-end); starts the stack itself
+	@$(PY) -m services.stack install-test-tools
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(VENV_STAMP) ## only the pure unit tests (no services)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     pipeline_target: Literal["local", "aws"] = "local"
     pipeline_user_id: str = "local"
     runtime: Literal["auto", "native", "docker"] = "auto"
+    # The interface this project's own servers (REST proxy, sink health) bind to. Loopback
+    # everywhere; only inside a compose container is it 0.0.0.0 (its port is published on
+    # the host's 127.0.0.1).
+    bind_host: str = "127.0.0.1"
 
     # --- MySQL (RDS stand-in) ---------------------------------------------------------
     mysql_host: str = "127.0.0.1"
@@ -96,6 +100,15 @@ class Settings(BaseSettings):
     spark_master_port: int = 7077
     spark_master_ui_port: int = 8090
     spark_worker_ui_port: int = 8091
+
+    # --- AWS --------------------------------------------------------------------------
+    # Read only when PIPELINE_TARGET=aws (services/aws, services/clients/aws.py, docs/aws.md).
+    # CA bundle that signs RDS server certificates (AWS's global-bundle.pem), kept outside
+    # the repository; empty: TLS that encrypts but does not verify the server.
+    mysql_ssl_ca: str = ""
+    # Public DNS name (host or host:port, port 8082 by default) of the EC2 instance running
+    # the Confluent REST proxy: API Gateway's HTTP-proxy integration forwards to it.
+    kafka_rest_proxy_ec2_host: str = ""
 
     # --- where the native runtime keeps its data, logs, sockets and caches --------------
     state_dir: Path = Field(default=PROJECT_ROOT / ".local")

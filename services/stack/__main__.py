@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("clean", help="stop every service and delete the local data")
     sub.add_parser("status", help="each service: endpoint, up/down, health detail")
     sub.add_parser("logs", help="where each service logs")
+    sub.add_parser(
+        "install-test-tools", help="install what only the tests need (Compose, Chromium)"
+    )
     restart = sub.add_parser("restart", help="restart one service")
     restart.add_argument("service")
     args = parser.parse_args(argv)
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             lifecycle.restart(settings, args.service)
         elif args.command == "status":
             return _print_status(settings)
+        elif args.command == "install-test-tools":
+            from services.stack import install
+
+            install.ensure_test_tools(settings)
         elif args.command == "logs":
             _print_logs(settings)
     except (StackError, SettingsError) as exc:

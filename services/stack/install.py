@@ -51,10 +51,29 @@ def ensure_debian_packages(log: Path) -> None:
     missing = sorted({pkg for binary, pkg in DEBIAN_PACKAGES.items() if not find_binary(binary)})
     if not missing:
         return
+    _apt_install(missing, log)
+    # Debian's package may start its own system-wide server on 3306; ours must own the port.
+    subprocess.run(["service", "mariadb", "stop"], capture_output=True, check=False)
+
+
+#: Tools only the test suite needs: Compose validates docker-compose.yml without an engine,
+#: Chromium renders the demo's HTML report.
+TEST_PACKAGES = {"docker-compose": "docker-compose", "chromium": "chromium"}
+
+
+def ensure_test_tools(settings: Settings) -> None:
+    log = settings.logs_dir / "install.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    missing = sorted({pkg for binary, pkg in TEST_PACKAGES.items() if not find_binary(binary)})
+    if missing:
+        _apt_install(missing, log)
+
+
+def _apt_install(missing: list[str], log: Path) -> None:
     if os.geteuid() != 0:
         raise InstallError(
             f"missing Debian packages {' '.join(missing)}; this user cannot install them. "
-            f"Run: sudo apt-get install -y {' '.join(missing)} — then `make up` again."
+            f"Run: sudo apt-get install -y {' '.join(missing)} — then try again."
         )
     print(f"  installing Debian packages: {' '.join(missing)} (log: {log})", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -64,10 +83,8 @@ def ensure_debian_packages(log: Path) -> None:
             if rc != 0:
                 raise InstallError(
                     f"`{' '.join(cmd)}` failed (exit {rc}); see {log}. Check that the Debian "
-                    "package mirror is reachable, then run `make up` again."
+                    "package mirror is reachable, then try again."
                 )
-    # Debian's package may start its own system-wide server on 3306; ours must own the port.
-    subprocess.run(["service", "mariadb", "stop"], capture_output=True, check=False)
 
 
 def ensure_kafka_jars(settings: Settings, log: Path) -> Path:

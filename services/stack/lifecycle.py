@@ -15,7 +15,7 @@ from services.settings import PROJECT_ROOT, Settings
 from services.stack import bootstrap, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
-from services.stack.ports import is_listening, listener_pid
+from services.stack.ports import is_listening, listener_pid, url_port
 from services.stack.supervisor import Supervisor
 
 
@@ -150,7 +150,7 @@ def ensure_namespace(settings: Settings) -> None:
 
 def down(settings: Settings) -> None:
     if runtime(settings) == "docker":
-        _compose(["down"])
+        _compose(["down"], settings)
         return
     sup = Supervisor(settings)
     if not sup.is_running():
@@ -165,7 +165,7 @@ def clean(settings: Settings) -> None:
     for folder in (settings.data_dir, settings.logs_dir, settings.run_dir):
         shutil.rmtree(folder, ignore_errors=True)
     if runtime(settings) == "docker":
-        _compose(["down", "--volumes"])
+        _compose(["down", "--volumes"], settings)
     _say(f"local data deleted ({settings.data_dir}); downloads stay cached in {settings.cache_dir}")
 
 
@@ -203,14 +203,41 @@ def restart(settings: Settings, name: str) -> None:
     _start_one(settings, sup, svc, lambda _m: None)
 
 
-def _compose(args: list[str]) -> None:
-    cmd = ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args]
-    rc = subprocess.run(cmd, cwd=PROJECT_ROOT).returncode
+def compose_env(settings: Settings) -> dict[str, str]:
+    """Every setting as the environment variable compose interpolates (`${VAR:?}`)."""
+    env = {k.upper(): v for k, v in settings.masked().items()}
+    for name in ("mysql_password", "mysql_admin_password", "s3_access_key", "s3_secret_key"):
+        env[name.upper()] = getattr(settings, name).get_secret_value()
+    env["COMPOSE_PROJECT_NAME"] = "pinterest-pipeline"
+    env["S3_PORT"] = str(url_port(settings.s3_endpoint, 9000))
+    return env
+
+
+def _compose(args: list[str], settings: Settings | None = None) -> None:
+    import os
+
+    settings = settings or Settings()
+    # Debian's docker-compose (1.x) or the Docker CLI's compose plugin, whichever exists.
+    base = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    cmd = [*base, "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args]
+    env = {**os.environ, **compose_env(settings)}
+    rc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env).returncode
     if rc != 0:
         raise StackError(f"`{' '.join(cmd)}` failed (exit {rc}); see its output above")
 
 
 def _docker_up(settings: Settings) -> None:
-    _compose(["up", "-d", "--wait"])
-    for probe in (probes.mysql_tcp, probes.kafka, probes.connect, probes.s3):
-        probes.wait_until(probe, settings, timeout=60)
+    from services.stack import configs
+
+    configs.s3_identities(settings)  # mounted into the SeaweedFS container
+    _compose(["up", "-d", "--build"], settings)
+    # docker-compose 1.x has no `up --wait`: the same probes as the native runtime decide.
+    checks = (probes.mysql_tcp, probes.kafka, probes.connect, probes.s3, probes.rest_proxy)
+    for probe in (*checks, probes.s3_sink):
+        try:
+            probes.wait_until(probe, settings, timeout=180)
+        except probes.ProbeError as exc:
+            raise StackError(
+                f"docker runtime: {probe.__name__} not healthy within 180 s ({exc}); "
+                "see `docker-compose logs`"
+            ) from None

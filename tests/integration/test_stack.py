@@ -1,0 +1,151 @@
+"""The local stack, against the real servers: each answers its real client."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+from confluent_kafka.admin import NewTopic
+from sqlalchemy import text
+
+from services.clients import clients_for
+from services.settings import PROJECT_ROOT, Settings
+from services.stack import lifecycle
+from services.stack.supervisor import Supervisor
+
+pytestmark = pytest.mark.integration
+
+
+def test_mysql_answers_sqlalchemy_and_pymysql(stack: Settings) -> None:
+    engine = clients_for(stack).mysql_engine(admin=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        db = conn.execute(text("SELECT DATABASE()")).scalar()
+    engine.dispose()
+    assert db == stack.mysql_database
+
+
+def test_mysql_listens_on_loopback_only(stack: Settings) -> None:
+    engine = clients_for(stack).mysql_engine(admin=True)
+    with engine.connect() as conn:
+        bind = conn.execute(text("SELECT @@bind_address")).scalar()
+    engine.dispose()
+    assert bind == "127.0.0.1"
+
+
+def test_kafka_creates_and_lists_topics(stack: Settings) -> None:
+    admin = clients_for(stack).kafka_admin()
+    name = f"stack-test-{uuid.uuid4().hex[:8]}"
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=20)
+    try:
+        md = admin.list_topics(timeout=10)
+        assert name in md.topics
+        assert [b.host for b in md.brokers.values()] == ["127.0.0.1"]
+    finally:
+        admin.delete_topics([name])[name].result(timeout=20)
+
+
+def test_kafka_does_not_auto_create_topics(stack: Settings) -> None:
+    producer = clients_for(stack).kafka_producer(**{"message.timeout.ms": 3000})
+    errors: list[object] = []
+    name = f"never-created-{uuid.uuid4().hex[:8]}"
+    producer.produce(name, b"x", on_delivery=lambda err, _msg: errors.append(err))
+    producer.flush(10)
+    assert errors and errors[0] is not None
+    assert name not in clients_for(stack).kafka_admin().list_topics(timeout=10).topics
+
+
+def test_connect_rest_api(stack: Settings) -> None:
+    root = requests.get(stack.kafka_connect_url, timeout=5).json()
+    assert root["version"].startswith("4.")
+    assert requests.get(stack.kafka_connect_url + "/connectors", timeout=5).status_code == 200
+    plugins = requests.get(stack.kafka_connect_url + "/connector-plugins", timeout=5).json()
+    assert any("MirrorSourceConnector" in p["class"] for p in plugins) or isinstance(plugins, list)
+
+
+def test_s3_put_get_list(ns: Settings) -> None:
+    s3 = clients_for(ns).s3()
+    assert s3.bucket_exists(ns.bucket)
+    body = b'{"hello": "s3"}\n'
+    s3.put_object(ns.bucket, "probe/hello.json", io.BytesIO(body), len(body))
+    assert s3.get_object(ns.bucket, "probe/hello.json").read() == body
+    names = [o.object_name for o in s3.list_objects(ns.bucket, prefix="probe/", recursive=True)]
+    assert names == ["probe/hello.json"]
+
+
+def test_s3_refuses_wrong_credentials(stack: Settings) -> None:
+    from minio.error import S3Error
+
+    bad = stack.model_copy(update={"s3_secret_key": "not-the-secret"})
+    bad = Settings.model_validate({**stack.model_dump(), "s3_secret_key": "not-the-secret"})
+    with pytest.raises(S3Error):
+        clients_for(bad).s3().list_buckets()
+
+
+def test_namespace_topics_and_bucket_exist(ns: Settings) -> None:
+    topics = clients_for(ns).kafka_admin().list_topics(timeout=10).topics
+    for name in ns.topics + ns.streaming_topics:
+        assert name in topics
+    assert clients_for(ns).s3().bucket_exists(ns.bucket)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.stack", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_up_is_idempotent_and_fast_when_running(stack: Settings) -> None:
+    first = _cli("up")
+    t0 = time.monotonic()
+    second = _cli("up")
+    elapsed = time.monotonic() - t0
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "stack healthy" in second.stdout
+    assert " up " not in second.stdout.replace("  up  ", "!!"), "a healthy service was restarted"
+    print(f"warm `make up` took {elapsed:.1f} s")
+
+
+def test_new_namespace_sits_beside_the_others(stack: Settings) -> None:
+    import os
+
+    uid = f"side{uuid.uuid4().hex[:8]}"
+    out = _cli("up", env={**os.environ, "PIPELINE_USER_ID": uid})
+    assert out.returncode == 0, out.stderr
+    topics = clients_for(stack).kafka_admin().list_topics(timeout=10).topics
+    assert f"{uid}.pin" in topics and f"{stack.pipeline_user_id}.pin" in topics
+    assert clients_for(stack).s3().bucket_exists(f"user-{uid}-bucket")
+
+
+def test_status_detects_a_killed_service_and_up_restarts_it(stack: Settings) -> None:
+    sup = Supervisor(stack)
+    sup.kill("connect")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = next(r for r in lifecycle.status(stack) if r.name == "connect")
+        if not row.up:
+            break
+    assert not row.up, "status did not notice the killed Connect worker"
+    status = _cli("status")
+    assert status.returncode != 0 and "down" in status.stdout
+    up = _cli("up")
+    assert up.returncode == 0, up.stderr
+    assert next(r for r in lifecycle.status(stack) if r.name == "connect").up
+
+
+def test_status_table_lists_every_service(stack: Settings) -> None:
+    out = _cli("status")
+    for name in ("mysql", "kafka", "connect", "s3"):
+        assert name in out.stdout
+    assert "127.0.0.1:9092" in out.stdout

@@ -1,0 +1,75 @@
+"""The native stack's generated configuration: loopback listeners, supervised programs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.settings import Settings, load_settings
+from services.stack import configs
+from services.stack.definitions import all_services
+from services.stack.supervisor import render
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(state_dir=tmp_path)
+
+
+def test_kafka_binds_and_advertises_loopback_only(settings: Settings) -> None:
+    props = dict(
+        line.split("=", 1)
+        for line in configs.kafka_properties(settings).read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["process.roles"] == "broker,controller"
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_connect_listens_on_loopback(settings: Settings) -> None:
+    text = configs.connect_properties(settings).read_text()
+    assert "listeners=http://127.0.0.1:8083" in text
+    assert "value.converter.schemas.enable=false" in text
+
+
+def test_cluster_id_is_stable(settings: Settings) -> None:
+    first = configs.kafka_cluster_id(settings)
+    assert len(first) == 22
+    assert configs.kafka_cluster_id(settings) == first
+
+
+def test_s3_identities_are_private(settings: Settings) -> None:
+    path = configs.s3_identities(settings)
+    assert path.stat().st_mode & 0o077 == 0
+    assert settings.s3_access_key.get_secret_value() in path.read_text()
+
+
+def test_every_server_binds_loopback(settings: Settings) -> None:
+    for svc in all_services(settings):
+        cmd = " ".join(svc.command)
+        if svc.name == "mysql":
+            assert "--bind-address=127.0.0.1" in cmd
+        if svc.name == "s3":
+            assert "-ip.bind=127.0.0.1" in cmd
+
+
+def test_supervisor_config_lists_each_program_manual_start(settings: Settings) -> None:
+    services = all_services(settings)
+    text = render(settings, services)
+    for svc in services:
+        assert f"[program:{svc.name}]" in text
+        assert f"stdout_logfile={svc.log(settings)}" in text
+    assert text.count("autostart=false") == len(services)
+    assert "chmod=0700" in text
+
+
+def test_services_are_in_dependency_order(settings: Settings) -> None:
+    names = [s.name for s in all_services(settings)]
+    for i, svc in enumerate(all_services(settings)):
+        for dep in svc.depends_on:
+            assert names.index(dep) < i, f"{svc.name} starts before its dependency {dep}"
