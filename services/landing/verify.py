@@ -1,0 +1,226 @@
+"""Compare Kafka's offsets with what landed in S3, for every batch topic of a namespace."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import orjson
+import urllib3
+from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import TopicPartition as TP
+from minio import Minio
+from minio.error import MinioException, S3Error
+
+from services.clients import clients_for
+from services.landing.report import LandingReport, ObjectSummary, TopicLanding, tally
+from services.s3_sink.layout import decode_lines, parse_key, topic_prefix
+from services.settings import Settings
+
+_S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)
+_FETCH_THREADS = 8
+
+
+class LandingError(RuntimeError):
+    """Kafka or S3 cannot be asked; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class LandedLine:
+    partition: int
+    offset: int
+    value: bytes
+    key: str
+
+
+class LandingVerifier:
+    """Reusable across polls: object summaries are cached by key and ETag."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        clients = clients_for(settings)
+        self.s3: Minio = clients.s3()
+        # Never subscribes or commits: it only reads metadata and watermarks.
+        self.consumer: Consumer = clients.kafka_consumer(f"landing-verify-{uuid.uuid4().hex[:8]}")
+        self._cache: dict[tuple[str, str], ObjectSummary] = {}
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    def __enter__(self) -> LandingVerifier:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- the report -----------------------------------------------------------------------
+    def verify(
+        self, topics: list[str] | None = None, expect: dict[str, int] | None = None
+    ) -> LandingReport:
+        s = self.settings
+        report = LandingReport(s.pipeline_user_id, s.bucket, expect=dict(expect or {}))
+        self._check_bucket()
+        for topic in topics or s.topics:
+            report.topics.append(self._topic(topic))
+        return report
+
+    def _topic(self, topic: str) -> TopicLanding:
+        result = TopicLanding(topic)
+        watermarks = self._watermarks(topic)
+        if watermarks is None:
+            result.exists = False
+            return result
+        objects: dict[int, list[ObjectSummary]] = {p: [] for p in watermarks}
+        dead: dict[int, list[int]] = {p: [] for p in watermarks}
+        pending: list[tuple[str, str, int, int]] = []
+        for key, etag, is_dead in self._list(topic):
+            name = parse_key(key)
+            if name is None or name.topic != topic or name.partition not in watermarks:
+                result.stray_keys.append(key)
+            elif is_dead:
+                dead[name.partition].append(name.start_offset)
+            elif (key, etag) in self._cache:
+                objects[name.partition].append(self._cache[(key, etag)])
+            else:
+                pending.append((key, etag, name.partition, name.start_offset))
+        for summary, etag in self._summarise(pending):
+            self._cache[(summary.key, etag)] = summary
+            objects[summary.partition].append(summary)
+        for partition, (low, high) in sorted(watermarks.items()):
+            result.partitions.append(
+                tally(topic, partition, low, high, objects[partition], dead[partition])
+            )
+        return result
+
+    # --- Kafka ----------------------------------------------------------------------------
+    def _watermarks(self, topic: str) -> dict[int, tuple[int, int]] | None:
+        """{partition: (low, high)}, or None if the topic does not exist."""
+        where = f"Kafka at {self.settings.kafka_bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)"
+        try:
+            meta = self.consumer.list_topics(topic, timeout=10)
+            info = meta.topics.get(topic)
+            if info is None or info.error is not None:
+                return None
+            out = {}
+            for partition in info.partitions:
+                out[partition] = self.consumer.get_watermark_offsets(
+                    TP(topic, partition), timeout=10
+                )
+            return out
+        except KafkaException as exc:
+            raise LandingError(
+                f"cannot read the offsets of {topic} from {where}: {exc}. Is the stack up? "
+                "Run `make up` (or `make status` to see what is down)."
+            ) from None
+
+    # --- S3 -------------------------------------------------------------------------------
+    def _check_bucket(self) -> None:
+        s = self.settings
+        try:
+            exists = self.s3.bucket_exists(s.bucket)
+        except _S3_FAILURES as exc:
+            raise LandingError(
+                f"cannot reach S3 at {s.s3_endpoint} (S3_ENDPOINT): {exc}. Is the stack up? "
+                "Run `make up`."
+            ) from None
+        if not exists:
+            raise LandingError(
+                f"bucket {s.bucket} does not exist at {s.s3_endpoint}: nothing of namespace "
+                f"{s.pipeline_user_id!r} has landed. `make up` creates it for PIPELINE_USER_ID; "
+                "pass --user-id for another namespace."
+            )
+
+    def _list(self, topic: str) -> Iterator[tuple[str, str, bool]]:
+        bucket = self.settings.bucket
+        try:
+            for dead in (False, True):
+                prefix = topic_prefix(topic, dead_letter=dead)
+                for obj in self.s3.list_objects(bucket, prefix=prefix, recursive=True):
+                    if obj.object_name is not None:
+                        yield obj.object_name, obj.etag or "", dead
+        except _S3_FAILURES as exc:
+            raise LandingError(
+                f"cannot list s3://{bucket}/ at {self.settings.s3_endpoint}: {exc}"
+            ) from None
+
+    def _summarise(
+        self, pending: list[tuple[str, str, int, int]]
+    ) -> Iterator[tuple[ObjectSummary, str]]:
+        def one(item: tuple[str, str, int, int]) -> tuple[ObjectSummary, str]:
+            key, etag, partition, start = item
+            lines = decode_lines(self._get(key))
+            bad = sum(1 for line in lines if not _is_json(line))
+            return ObjectSummary(key, partition, start, len(lines), bad), etag
+
+        if len(pending) <= 1:
+            yield from map(one, pending)
+            return
+        with ThreadPoolExecutor(_FETCH_THREADS) as pool:
+            yield from pool.map(one, pending)
+
+    def _get(self, key: str) -> bytes:
+        bucket = self.settings.bucket
+        try:
+            response = self.s3.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":  # overwritten or deleted since listing: count it empty
+                return b""
+            raise LandingError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+        except _S3_FAILURES as exc:
+            raise LandingError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+
+    # --- the records themselves (tests, benchmarks) ----------------------------------------
+    def landed_lines(self, topic: str) -> Iterator[LandedLine]:
+        """Every landed line of a topic with its partition and offset, in key order."""
+        for key, _etag, dead in self._list(topic):
+            name = parse_key(key)
+            if dead or name is None or name.topic != topic:
+                continue
+            for i, line in enumerate(decode_lines(self._get(key))):
+                yield LandedLine(name.partition, name.start_offset + i, line, key)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def verify(
+    settings: Settings, topics: list[str] | None = None, expect: dict[str, int] | None = None
+) -> LandingReport:
+    """One report for the namespace of `settings` (its three batch topics by default)."""
+    with LandingVerifier(settings) as verifier:
+        return verifier.verify(topics, expect)
+
+
+def wait_until_landed(
+    settings: Settings,
+    timeout: float,
+    *,
+    topics: list[str] | None = None,
+    expect: dict[str, int] | None = None,
+    interval: float = 0.5,
+) -> LandingReport:
+    """Poll until every offset in Kafka has landed (and at least `expect[topic]` records
+    exist per topic, if given) or `timeout` seconds pass; returns the last report.
+    Check `.complete` on the result: a timeout does not raise."""
+    deadline = time.monotonic() + timeout
+    with LandingVerifier(settings) as verifier:
+        while True:
+            report = verifier.verify(topics, expect)
+            if report.complete:
+                return report
+            if time.monotonic() >= deadline:
+                return report
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

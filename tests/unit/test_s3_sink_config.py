@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from services.s3_sink.config import SinkConfigError, render_connector_config, sink_config
+from services.s3_sink.layout import DEAD_LETTER_PREFIX
+from services.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def settings(**kw: Any) -> Settings:
+    return Settings(_env_file=None, **kw)
+
+
+def test_rendered_config_mirrors_msk_connect() -> None:
+    rendered = render_connector_config(
+        settings(pipeline_user_id="0a1b", sink_flush_records=500, sink_flush_seconds=2.5)
+    )
+    cfg = rendered["config"]
+    assert rendered["name"] == "0a1b-s3-sink"
+    assert cfg["topics.regex"] == r"0a1b\..*"
+    assert cfg["s3.bucket.name"] == "user-0a1b-bucket"
+    assert cfg["flush.size"] == "500"
+    assert cfg["rotate.schedule.interval.ms"] == "2500"
+    assert cfg["value.converter.schemas.enable"] == "false"
+    assert cfg["s3.path.style.access.enabled"] == "true"
+    assert cfg["errors.tolerance"] == "all"
+    assert not any("${" in v for v in cfg.values())
+    # The dead-letter topic must not match the sink's own topics.regex.
+    assert not re.fullmatch(cfg["topics.regex"], cfg["errors.deadletterqueue.topic.name"])
+
+
+def test_subscription_takes_batch_topics_of_every_namespace_and_nothing_else() -> None:
+    pattern = re.compile(sink_config(settings()).subscription)
+    for topic in ("local.pin", "0a1b.geo", "t-9.user"):
+        assert pattern.search(topic), topic
+    for topic in (
+        "streaming-local-pin",
+        "local.dlq",
+        "dlq-local",
+        "local.pin.x",
+        "__consumer_offsets",
+    ):
+        assert not pattern.search(topic), topic
+
+
+def test_one_namespace_subscription_and_group() -> None:
+    cfg = sink_config(settings(), user_id="ab-1", group_id=None)
+    pattern = re.compile(cfg.subscription)
+    assert pattern.search("ab-1.pin") and not pattern.search("xab-1.pin")
+    assert cfg.group_id == "s3-sink-ab-1"
+    assert sink_config(settings()).group_id == "s3-sink"
+
+
+def test_dead_letter_prefix_documented_in_connector_json_matches_code() -> None:
+    from services.s3_sink.config import _template
+
+    assert _template()["local"]["dead_letter_prefix"] == DEAD_LETTER_PREFIX
+
+
+@pytest.mark.parametrize(
+    ("knobs", "variable"),
+    [
+        ({"sink_flush_records": 0}, "SINK_FLUSH_RECORDS"),
+        ({"sink_flush_seconds": 0}, "SINK_FLUSH_SECONDS"),
+    ],
+)
+def test_bad_knobs_name_the_setting(knobs: dict[str, Any], variable: str) -> None:
+    with pytest.raises(SinkConfigError, match=variable):
+        sink_config(settings(**knobs))
