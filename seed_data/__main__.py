@@ -122,7 +122,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     from seed_data.load import load
 
     settings = _settings()
-    with _progress_reporter(f"loading {args.size:,} events") as progress:
+    with _progress_reporter(f"loading {args.size:,} events", args.size) as progress:
         result = load(settings, args.size, args.seed, progress=progress, force=args.force)
     if result.loaded:
         print(
@@ -168,7 +168,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from seed_data.bench import run
 
     settings = _settings()
-    with _progress_reporter(f"bench: loading {args.size:,} events") as progress:
+    with _progress_reporter(f"bench: loading {args.size:,} events", args.size) as progress:
         figures = run(settings, args.size, args.seed, progress=progress)
     print(
         f"loaded {figures['events']:,} events ({figures['rows']:,} rows) in "
@@ -188,7 +188,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 @contextmanager
-def _progress_reporter(label: str) -> Iterator[Progress]:
+def _progress_reporter(label: str, total: int) -> Iterator[Progress]:
     """A rich progress bar on a terminal; otherwise one plain line per 10% (logs, CI)."""
     if sys.stderr.isatty():
         from rich.progress import (
@@ -209,7 +209,7 @@ def _progress_reporter(label: str) -> Iterator[Progress]:
             TimeRemainingColumn(),
             transient=True,
         ) as bar:
-            task = bar.add_task(label, total=None)
+            task = bar.add_task(label, total=total)
 
             def update(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)

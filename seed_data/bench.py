@@ -42,6 +42,7 @@ def run(
         finally:
             conn.close()
     return {
+        "database": scratch.mysql_database,
         "events": result.size,
         "rows": result.size * 3,
         "seconds": round(result.seconds, 2),

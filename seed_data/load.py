@@ -108,23 +108,27 @@ def load(
     force: bool = False,
     reader: bool = True,
     chunk_events: int = CHUNK_EVENTS,
+    local_infile: bool = True,
 ) -> LoadResult:
     """Create `settings.mysql_database` and its tables, load `size` events, swap them in.
 
     A no-op (`loaded=False`) when the same size, seed, rates and generator version are
     already loaded, unless `force`. With `reader`, also creates the read-only account
-    `settings.mysql_user` (SELECT on this database only). Raises SeedError subclasses
-    whose message names the setting to fix.
+    `settings.mysql_user` (SELECT on this database only). `local_infile=False` takes
+    the INSERT path a server without local infile gets. Raises SeedError subclasses whose
+    message names the setting to fix.
     """
     size = check_size(size)
     seed = check_seed(seed)
+    # Small loads still report progress a few times; large ones keep big efficient chunks.
+    chunk_events = max(1, min(chunk_events, max(5_000, size // 20)))
     database = settings.mysql_database
     try:
         db = quote_ident(database)
     except ValueError:
         raise SeedInputError(f"MYSQL_DATABASE={database!r} is not a usable database name") from None
     started = time.monotonic()
-    conn = connect_admin(settings)
+    conn = connect_admin(settings, local_infile=local_infile)
     try:
         with _explained(settings):
             cur = conn.cursor()
@@ -181,8 +185,9 @@ def read_meta(settings: Settings) -> dict[str, Any] | None:
 # --- connection and errors ---------------------------------------------------------------
 
 
-def connect_admin(settings: Settings) -> Any:
-    """A raw PyMySQL connection as the admin account, built by the one client factory."""
+def connect_admin(settings: Settings, *, local_infile: bool = False) -> Any:
+    """A DB-API connection (the pool's wrapper around PyMySQL) as the admin account, no
+    database selected, autocommit on. Close it when done."""
     factory = clients_for(settings)
     engine = factory.mysql_engine(
         admin=True,
@@ -191,7 +196,7 @@ def connect_admin(settings: Settings) -> Any:
         connect_args={
             "connect_timeout": 5,
             # Lets the server ask for our chunk files; the server must allow it too.
-            "local_infile": True,
+            "local_infile": local_infile,
             "autocommit": True,
             **factory.mysql_connect_args(),
         },
