@@ -1,0 +1,5 @@
+import sys
+
+from services.emulator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,224 @@
+"""Post records to the REST proxy (or the legacy API), at least once.
+
+Retried, with exponential backoff and jitter: connection errors, timeouts, HTTP 5xx and
+429, and records whose per-record `error_code` is 50003 (the proxy's "retriable Kafka
+error"). Only the failed records of a batch are sent again, so a partial failure does not
+duplicate the records the broker already has. Any other 4xx, or a permanent per-record
+error, stops the run: retrying cannot fix a bug or a misconfiguration.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+import requests
+
+from services.emulator.errors import DeliveryError, EmulatorError
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JSON_V2 = "application/vnd.kafka.json.v2+json"
+RETRIABLE_RECORD_ERROR = 50003
+#: (connect, read) seconds; the proxy itself answers within REST_PROXY_PRODUCE_TIMEOUT_S.
+HTTP_TIMEOUT = (5.0, 60.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; `max_retries=None` retries forever."""
+
+    max_retries: int | None = None
+    base_s: float = 0.1
+    cap_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2**attempt)
+        # Jitter spreads clients that failed together so they do not retry together.
+        return random.uniform(ceiling / 2, ceiling)
+
+    def exhausted(self, attempt: int) -> bool:
+        return self.max_retries is not None and attempt >= self.max_retries
+
+
+def check_url(url: str, setting: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise EmulatorError(
+            f"{setting}={url!r} is not a full http(s) URL: write the scheme and host, e.g. "
+            f"{setting}=http://127.0.0.1:8082 (for AWS, the API Gateway invoke URL with its "
+            "stage, e.g. https://abc.execute-api.us-east-1.amazonaws.com/prod)"
+        )
+    return url.rstrip("/")
+
+
+class _Retry(Exception):
+    """This attempt failed in a way that may succeed later."""
+
+
+class Sender:
+    """Thread-safe: each thread gets its own keep-alive session."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        target: str,
+        policy: RetryPolicy,
+        on_retry: Callable[[int], None] | None = None,
+    ) -> None:
+        if target == "rest":
+            self.base = check_url(settings.rest_proxy_url, "REST_PROXY_URL")
+            self.setting = "REST_PROXY_URL"
+        elif target == "legacy":
+            self.base = check_url(settings.legacy_api_url, "LEGACY_API_URL")
+            self.setting = "LEGACY_API_URL"
+        else:
+            raise EmulatorError(f"--target {target!r}: use rest or legacy")
+        self.settings = settings
+        self.target = target
+        self.policy = policy
+        self.on_retry = on_retry or (lambda _n: None)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # Set to abandon retry loops (Ctrl-C); sleeps wait on it so they end at once.
+        self.stopping = threading.Event()
+        self.records_sent = 0
+        self.retries = 0
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    # --- preflight -----------------------------------------------------------------------
+    def preflight(self, topics: list[str]) -> None:
+        """Fail fast, with the setting to fix, if the endpoint or a topic is missing."""
+        for topic in topics if self.target == "rest" else [""]:
+            url = f"{self.base}/topics/{topic}" if topic else f"{self.base}/"
+            try:
+                response = self._session().get(url, timeout=HTTP_TIMEOUT)
+            except requests.RequestException as exc:
+                raise EmulatorError(
+                    f"cannot reach the {self.target} endpoint at {self.base} "
+                    f"({type(exc).__name__}): start it (`make up`) or fix {self.setting}"
+                ) from None
+            if topic and response.status_code == 404:
+                raise EmulatorError(
+                    f"topic {topic!r} does not exist behind {self.base}: create it "
+                    "(`make up` creates the topics of PIPELINE_USER_ID), or fix "
+                    "PIPELINE_USER_ID"
+                )
+
+    # --- sending -------------------------------------------------------------------------
+    def url_for(self, table: str, topic: str) -> str:
+        # Never drop the base URL's path: on AWS it carries the API Gateway stage.
+        return f"{self.base}/topics/{topic}" if self.target == "rest" else f"{self.base}/{table}/"
+
+    def send(self, table: str, topic: str, rows: list[dict[str, Any]]) -> int:
+        """Deliver every row; returns how many were acknowledged (all of them) or raises."""
+        if self.target == "legacy":
+            for row in rows:
+                self._deliver(table, topic, [row])
+            return len(rows)
+        return self._deliver(table, topic, rows)
+
+    def _deliver(self, table: str, topic: str, rows: list[dict[str, Any]]) -> int:
+        url = self.url_for(table, topic)
+        pending = rows
+        attempt = 0
+        while True:
+            try:
+                pending = self._post(url, topic, pending)
+            except _Retry as why:
+                reason = str(why)
+            else:
+                if not pending:
+                    return len(rows)
+                reason = f"{len(pending)} records got a retriable Kafka error (50003)"
+            if self.policy.exhausted(attempt) or self.stopping.is_set():
+                raise DeliveryError(
+                    f"gave up on {len(pending)} records for {topic} after {attempt} retries "
+                    f"({reason}); raise or drop --max-retries, and check the proxy and Kafka",
+                    failed=len(pending),
+                )
+            delay = self.policy.delay(attempt)
+            attempt += 1
+            with self._lock:
+                self.retries += 1
+            self.on_retry(1)
+            log.info("retry %d for %s in %.2f s: %s", attempt, topic, delay, reason)
+            self.stopping.wait(delay)
+
+    def _post(self, url: str, topic: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One request; returns the rows still to send (retriable failures)."""
+        if self.target == "rest":
+            body = orjson.dumps({"records": [{"value": row} for row in rows]})
+            headers = {"Content-Type": JSON_V2, "Accept": "application/vnd.kafka.v2+json"}
+        else:
+            body = orjson.dumps(rows[0])
+            headers = {"Content-Type": "application/json"}
+        with self._lock:
+            self.records_sent += len(rows)
+        try:
+            response = self._session().post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Retry(f"{type(exc).__name__} talking to {url}") from None
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise _Retry(f"HTTP {status}: {_message(response)}")
+        if status != 200:
+            raise DeliveryError(
+                f"{url} answered HTTP {status}: {_message(response)}. This is not retried: "
+                f"check {self.setting}, PIPELINE_USER_ID and the proxy",
+                failed=len(rows),
+            )
+        if self.target == "legacy":
+            return []
+        return _unacknowledged(url, response, rows)
+
+
+def _unacknowledged(
+    url: str, response: requests.Response, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    try:
+        offsets = orjson.loads(response.content)["offsets"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise DeliveryError(
+            f"{url} answered 200 without an `offsets` array, so no record can be counted as "
+            "acknowledged: is REST_PROXY_URL a Kafka REST proxy?",
+            failed=len(rows),
+        ) from None
+    if len(offsets) != len(rows):
+        raise DeliveryError(
+            f"{url} acknowledged {len(offsets)} offsets for {len(rows)} records",
+            failed=len(rows),
+        )
+    retry: list[dict[str, Any]] = []
+    for row, entry in zip(rows, offsets, strict=True):
+        code = entry.get("error_code")
+        if code is None:
+            continue
+        if code == RETRIABLE_RECORD_ERROR:
+            retry.append(row)
+        else:
+            raise DeliveryError(
+                f"the broker refused a record for {url}: {code} {entry.get('error')}",
+                failed=len(rows),
+            )
+    return retry
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(orjson.loads(response.content).get("message"))
+    except (orjson.JSONDecodeError, AttributeError):
+        return response.text[:200]

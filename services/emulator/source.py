@@ -1,0 +1,149 @@
+"""Read events from MySQL (the RDS stand-in) as the read-only user.
+
+Event `i` is the `pinterest_data` row with `index = i` and the `geolocation_data` and
+`user_data` rows with `ind = i`. Values go out as MySQL holds them, except datetimes,
+sent as `YYYY-MM-DD HH:MM:SS` strings as the original project did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from services.clients import clients_for
+from services.emulator.errors import EmulatorError
+from services.settings import SOURCE_TABLES, TABLES, Settings
+
+#: Column holding the event number in each source table.
+INDEX_COLUMNS: dict[str, str] = {"pin": "index", "geo": "ind", "user": "ind"}
+
+Row = dict[str, Any]
+
+
+def to_json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+def to_json_row(row: Any) -> Row:
+    return {key: to_json_value(value) for key, value in row.items()}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    first: int
+    last: int
+    rows: dict[str, int]
+
+
+def _select(table: str, *, one: bool) -> Any:
+    # Table and column names come from the fixed maps above, never from input; values
+    # are bound parameters.
+    name, col = SOURCE_TABLES[table], INDEX_COLUMNS[table]
+    where = f"`{col}` = :i" if one else f"`{col}` >= :lo AND `{col}` < :hi"
+    return text(f"SELECT * FROM `{name}` WHERE {where} ORDER BY `{col}`")
+
+
+class EventSource:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or clients_for(settings).mysql_engine(pool_size=4)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def bounds(self) -> Bounds:
+        """First and last event index over the three tables; refuses an empty table."""
+        rows: dict[str, int] = {}
+        first: int | None = None
+        last: int | None = None
+        with self._connect() as conn:
+            for table in TABLES:
+                name, col = SOURCE_TABLES[table], INDEX_COLUMNS[table]
+                count, lo, hi = conn.execute(
+                    text(f"SELECT COUNT(*), MIN(`{col}`), MAX(`{col}`) FROM `{name}`")
+                ).one()
+                if not count:
+                    raise EmulatorError(
+                        f"table {self.settings.mysql_database}.{name} is empty, so there are "
+                        "no events to send: load the data first (`make seed`), or point "
+                        "MYSQL_DATABASE at a loaded database"
+                    )
+                rows[table] = int(count)
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+        assert first is not None and last is not None
+        return Bounds(int(first), int(last), rows)
+
+    def fetch_range(self, lo: int, hi: int) -> dict[str, list[Row]]:
+        """Every row of every table with `lo <= index < hi`, in index order."""
+        out: dict[str, list[Row]] = {}
+        with self._connect() as conn:
+            for table in TABLES:
+                result = conn.execute(_select(table, one=False), {"lo": lo, "hi": hi})
+                out[table] = [to_json_row(r) for r in result.mappings()]
+        return out
+
+    def fetch_event(self, index: int) -> dict[str, Row | None]:
+        with self._connect() as conn:
+            out: dict[str, Row | None] = {}
+            for table in TABLES:
+                row = conn.execute(_select(table, one=True), {"i": index}).mappings().first()
+                out[table] = None if row is None else to_json_row(row)
+        return out
+
+    def indices(self) -> Sequence[int]:
+        """Every event index (from `pinterest_data`), ascending."""
+        name, col = SOURCE_TABLES["pin"], INDEX_COLUMNS["pin"]
+        with self._connect() as conn:
+            return [
+                int(i)
+                for (i,) in conn.execute(text(f"SELECT `{col}` FROM `{name}` ORDER BY `{col}`"))
+            ]
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, ProgrammingError) as exc:
+            raise EmulatorError(_explain(self.settings, exc)) from None
+
+
+def _explain(settings: Settings, exc: DBAPIError) -> str:
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    where = f"{settings.mysql_host}:{settings.mysql_port}"
+    if code == 1045:
+        return (
+            f"MySQL at {where} refused user {settings.mysql_user!r}: wrong credentials; "
+            "check MYSQL_USER and MYSQL_PASSWORD (the read-only account `make seed` creates)"
+        )
+    if code == 1146:
+        return (
+            f"a source table is missing in database {settings.mysql_database!r} on {where} "
+            f"({exc.orig}): run `make seed`, or fix MYSQL_DATABASE"
+        )
+    if code in (1044, 1049, 1142):
+        return (
+            f"user {settings.mysql_user!r} cannot open database {settings.mysql_database!r} "
+            f"on {where}: check MYSQL_DATABASE, or run `make seed` to create and load it"
+        )
+    if code in (2003, 2005, 2006, 2013):
+        return (
+            f"cannot reach MySQL at {where}: start it (`make up`) or fix MYSQL_HOST and MYSQL_PORT"
+        )
+    return f"MySQL at {where} failed: {exc.orig}; check the MYSQL_* settings"

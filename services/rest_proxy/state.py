@@ -1,0 +1,63 @@
+"""Everything the proxy's handlers share: the producer, the metadata cache, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from services.clients import clients_for
+from services.rest_proxy.consumers import ConsumerRegistry
+from services.rest_proxy.errors import ProxyError
+from services.rest_proxy.metadata import TopicCache
+from services.rest_proxy.producer import AsyncProducer, producer_overrides
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ProxyState:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clients = clients_for(settings)
+        timeout = settings.rest_proxy_produce_timeout_s
+        self.producer = AsyncProducer(
+            self.clients.kafka_producer(**producer_overrides(timeout)), timeout
+        )
+        # Metadata must answer faster than a produce: a client waiting on a missing
+        # topic or a dead broker gets its 404 / 503 in at most this long.
+        self.topics = TopicCache(self.producer.raw, timeout_s=min(5.0, timeout))
+        self.consumers = ConsumerRegistry(self.clients, settings.rest_proxy_consumer_idle_s)
+        self._admin: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def admin(self) -> Any:
+        if self._admin is None:
+            self._admin = self.clients.kafka_admin()
+        return self._admin
+
+    async def start(self) -> None:
+        # librdkafka calls block; asyncio's default pool (cores + 4 threads) is too small
+        # once a few consumer fetches hold threads for their whole timeout.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=32, thread_name_prefix="proxy-io")
+        )
+        self.producer.start()
+        self._tasks.append(asyncio.create_task(self.consumers.run_expiry()))
+        # Warm the topic cache so the first request does not pay for it; a broker that
+        # is down now is not fatal (requests answer 503 until it is back).
+        try:
+            await self.topics.refresh()
+        except ProxyError as exc:
+            log.warning("Kafka not reachable at start-up: %s", exc.message)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.consumers.close_all()
+        await asyncio.to_thread(self.producer.close)
