@@ -1,0 +1,1 @@
+"""`make demo`: the whole flow in one command, every record accounted for."""
