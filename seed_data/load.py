@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -139,11 +139,12 @@ def load(
             cur.execute(f"USE {db}")
             _lock(cur, database)
             cur.execute(create_statement(META_TABLE))
+            if reader:
+                # Before the load: a missing privilege shows up now, not after minutes.
+                ensure_reader(cur, settings)
             wanted = (size, seed, generate.GENERATOR_VERSION, rates.fingerprint())
             meta = _current_meta(cur)
             if not force and meta is not None and meta[:4] == wanted and _counts_match(cur, size):
-                if reader:
-                    ensure_reader(cur, settings)
                 if progress:
                     progress(size, size)
                 seconds = time.monotonic() - started
@@ -154,10 +155,8 @@ def load(
             seconds = time.monotonic() - started
             cur.execute(
                 f"INSERT INTO {quote_ident(META_TABLE)} VALUES (1, %s, %s, %s, %s, %s, %s, %s)",
-                (*wanted, digest, seconds, datetime.now().replace(microsecond=0)),
+                (*wanted, digest, seconds, datetime.now(UTC).replace(microsecond=0, tzinfo=None)),
             )
-            if reader:
-                ensure_reader(cur, settings)
             return LoadResult(database, size, seed, digest, True, seconds, method)
     finally:
         conn.close()

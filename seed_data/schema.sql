@@ -48,6 +48,6 @@ CREATE TABLE IF NOT EXISTS `_seed_meta` (
   `rates` CHAR(16) NOT NULL,
   `checksum` CHAR(64) NOT NULL,
   `seconds` DOUBLE NOT NULL,
-  `loaded_at` DATETIME NOT NULL,
+  `loaded_at` DATETIME NOT NULL, -- UTC
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -334,3 +335,11 @@ def test_reader_password_follows_the_setting(scratch: Settings) -> None:
             pass
     finally:
         old.dispose()
+
+
+def test_concurrent_loads_of_one_database_take_turns(scratch: Settings) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: load(scratch, 3_000, 4, reader=False), range(2)))
+    # One did the work; the other waited for the lock, then found it done.
+    assert sorted(r.loaded for r in results) == [False, True]
+    assert _checksum_from_mysql(scratch) == generate.checksum(3_000, 4)
