@@ -145,8 +145,6 @@ def load(
             wanted = (size, seed, generate.GENERATOR_VERSION, rates.fingerprint())
             meta = _current_meta(cur)
             if not force and meta is not None and meta[:4] == wanted and _counts_match(cur, size):
-                if progress:
-                    progress(size, size)
                 seconds = time.monotonic() - started
                 return LoadResult(database, size, seed, meta[4], False, seconds, "unchanged")
 
