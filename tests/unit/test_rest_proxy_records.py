@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -21,7 +22,7 @@ from services.rest_proxy.records import (
 pytestmark = pytest.mark.unit
 
 
-def _status(fn, *args):  # type: ignore[no-untyped-def]
+def _status(fn: Callable[..., object], *args: object) -> tuple[int, int]:
     with pytest.raises(ProxyError) as info:
         fn(*args)
     return info.value.status, info.value.error_code
