@@ -1,0 +1,378 @@
+"""The batch job: read the landed events, quarantine bad lines, clean, answer, write.
+
+    python -m spark.batch            # `make batch`
+    spark.batch.run(settings)        # the same from Python; returns a RunSummary
+
+Reads `s3a://<bucket>/topics/<topic>/` (every `*.json` object below it, whatever the
+partition layout), writes `cleaned/{pin,geo,user}/`, `quarantine/<table>/`,
+`analytics/<output>/` and `analytics/_run.json` in the same bucket. `run_job` is the
+storage-neutral core: the Databricks notebook calls it with a mounted path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from io import BytesIO
+from typing import Any
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from rich.console import Console
+from rich.table import Table
+
+from services.clients import clients_for
+from services.settings import TABLES, Settings, SettingsError, load_settings
+from spark.clean import CLEANERS, split_corrupt
+from spark.jars import JarResolutionError
+from spark.questions import QUESTIONS
+from spark.schemas import CORRUPT_COLUMN, SOURCE, with_corrupt_column
+
+SUMMARY_KEY = "analytics/_run.json"
+#: Objects the S3 sink writes; anything else under a topic (e.g. markers) is not data.
+LANDED_GLOB = "*.json"
+STAGES = ("startup", "read", "clean", "questions", "write")
+
+
+class BatchError(RuntimeError):
+    """The job cannot run as configured; the message says what to do."""
+
+
+class NoLandedEvents(BatchError):
+    pass
+
+
+@dataclass
+class RunSummary:
+    """What one run read, dropped, wrote and how long each stage took."""
+
+    source: str
+    target: str
+    master: str
+    started_at: str
+    rows_read: dict[str, int] = field(default_factory=dict)
+    corrupt_lines: dict[str, int] = field(default_factory=dict)
+    duplicates_removed: dict[str, int] = field(default_factory=dict)
+    cleaned_rows: dict[str, int] = field(default_factory=dict)
+    output_rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    #: Each question's rows (column -> value), in output order: small by construction.
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def answer(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.answers:
+            raise KeyError(f"no output {name!r}; outputs: {', '.join(self.answers)}")
+        return self.answers[name]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSummary:
+        return cls(**json.loads(text))
+
+
+# --- paths -------------------------------------------------------------------------------
+
+
+def s3a_root(settings: Settings) -> str:
+    return f"s3a://{settings.bucket}"
+
+
+def topic_path(root: str, topic: str) -> str:
+    return f"{root.rstrip('/')}/topics/{topic}/"
+
+
+def output_path(root: str, kind: str, name: str) -> str:
+    return f"{root.rstrip('/')}/{kind}/{name}/"
+
+
+# --- the stages --------------------------------------------------------------------------
+
+
+def read_landed(spark: SparkSession, path: str, table: str) -> DataFrame:
+    """Every JSON line below `path`, parsed with the table's schema, bad lines kept aside."""
+    try:
+        return (
+            spark.read.schema(with_corrupt_column(SOURCE[table]))
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+            # Any layout below the topic: partition=N/, time-based folders, several objects.
+            .option("recursiveFileLookup", "true")
+            .option("pathGlobFilter", LANDED_GLOB)
+            .json(path)
+        )
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
+            raise NoLandedEvents(_no_events_message(path, table)) from None
+        raise
+
+
+def _no_events_message(path: str, table: str) -> str:
+    return (
+        f"no landed {table} events at {path}: the S3 sink has not written any objects for "
+        "this topic yet. Run `make emulate` (and check `make status` shows the s3-sink up), "
+        "or point PIPELINE_USER_ID at the namespace that holds the data."
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def run_job(
+    spark: SparkSession,
+    *,
+    source: str,
+    target: str,
+    topics: Mapping[str, str],
+    write_summary: Callable[[str], None] | None = None,
+    startup_seconds: float = 0.0,
+) -> RunSummary:
+    """Run every stage with `spark`: topics under `source`, outputs under `target`.
+
+    `source`/`target` are any Spark path roots (`s3a://bucket`, `/mnt/bucket`, `file:/tmp/x`);
+    `topics` maps pin/geo/user to topic names.
+    """
+    clock = _Clock()
+    clock.seconds["startup"] = round(startup_seconds, 3)
+    summary = RunSummary(
+        source=source,
+        target=target,
+        master=spark.sparkContext.master or "",
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    cached: list[DataFrame] = []
+    try:
+        with clock.stage("read"):
+            good: dict[str, DataFrame] = {}
+            bad: dict[str, DataFrame] = {}
+            for table in TABLES:
+                path = topic_path(source, topics[table])
+                raw = read_landed(spark, path, table).cache()
+                cached.append(raw)
+                good[table], bad[table] = split_corrupt(raw, table)
+                total, quarantined = _count_read(raw, table)
+                if total == 0:
+                    raise NoLandedEvents(_no_events_message(path, table))
+                summary.rows_read[table] = total
+                summary.corrupt_lines[table] = quarantined
+
+        with clock.stage("clean"):
+            cleaned: dict[str, DataFrame] = {}
+            for table in TABLES:
+                cleaned[table] = CLEANERS[table](good[table]).cache()
+                cached.append(cleaned[table])
+                rows = cleaned[table].count()
+                parsed = summary.rows_read[table] - summary.corrupt_lines[table]
+                summary.cleaned_rows[table] = rows
+                summary.duplicates_removed[table] = parsed - rows
+
+        with clock.stage("questions"):
+            results: dict[str, tuple[Any, list[Any]]] = {}
+            for name, question in QUESTIONS.items():
+                df = question(cleaned)
+                rows_out = df.collect()
+                results[name] = (df.schema, rows_out)
+                summary.answers[name] = [r.asDict() for r in rows_out]
+                summary.output_rows[name] = len(rows_out)
+
+        with clock.stage("write"):
+            for table in TABLES:
+                cleaned[table].write.mode("overwrite").parquet(
+                    output_path(target, "cleaned", table)
+                )
+                # Always written, even when empty, so an old run's quarantine never lingers.
+                bad[table].coalesce(1).write.mode("overwrite").json(
+                    output_path(target, "quarantine", table)
+                )
+            for name, (schema, rows_out) in results.items():
+                # Answers are already on the driver: write them without recomputing.
+                spark.createDataFrame(rows_out, schema).coalesce(1).write.mode("overwrite").parquet(
+                    output_path(target, "analytics", name)
+                )
+    finally:
+        for df in cached:
+            df.unpersist()
+
+    summary.seconds = {**clock.seconds}
+    summary.seconds["total"] = round(sum(clock.seconds[s] for s in STAGES), 3)
+    if write_summary is not None:
+        write_summary(summary.to_json())
+    return summary
+
+
+def _count_read(raw: DataFrame, table: str) -> tuple[int, int]:
+    """(lines read, lines quarantined) in one pass."""
+    from spark.schemas import SOURCE_KEY
+
+    bad = F.col(CORRUPT_COLUMN).isNotNull() | F.col(SOURCE_KEY[table]).isNull()
+    row = raw.agg(
+        F.count(F.lit(1)).alias("total"),
+        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
+    ).first()
+    assert row is not None
+    return int(row["total"]), int(row["bad"] or 0)
+
+
+# --- the S3 entry point -------------------------------------------------------------------
+
+
+def _check_bucket(settings: Settings) -> None:
+    s3 = clients_for(settings).s3()
+    try:
+        exists = s3.bucket_exists(settings.bucket)
+    except Exception as exc:  # any transport error means the same thing to the user here
+        raise BatchError(
+            f"S3 at {settings.s3_endpoint} is not reachable ({type(exc).__name__}: {exc}). "
+            "Start the local stack with `make up`, or set S3_ENDPOINT to a running S3."
+        ) from None
+    if not exists:
+        raise BatchError(
+            f"bucket {settings.bucket} does not exist at {settings.s3_endpoint}: run `make up` "
+            "(it creates the bucket for PIPELINE_USER_ID) or set PIPELINE_USER_ID to the "
+            "namespace that holds the landed events."
+        )
+
+
+def _put_summary(settings: Settings) -> Callable[[str], None]:
+    def put(text: str) -> None:
+        data = text.encode()
+        clients_for(settings).s3().put_object(
+            settings.bucket,
+            SUMMARY_KEY,
+            BytesIO(data),
+            len(data),
+            content_type="application/json",
+        )
+
+    return put
+
+
+def run(settings: Settings, spark: SparkSession | None = None) -> RunSummary:
+    """The whole job against the settings' bucket; builds (and stops) a session if not given."""
+    from spark.session import build_session
+
+    _check_bucket(settings)
+    start = time.perf_counter()
+    # Stop the session afterwards only if this call started it: a caller's (a notebook's, a
+    # test's) session stays up.
+    own = spark is None and SparkSession.getActiveSession() is None
+    session = spark if spark is not None else build_session(settings, "pinterest-batch")
+    startup = time.perf_counter() - start
+    try:
+        return run_job(
+            session,
+            source=s3a_root(settings),
+            target=s3a_root(settings),
+            topics={t: settings.topic(t) for t in TABLES},
+            write_summary=_put_summary(settings),
+            startup_seconds=startup,
+        )
+    finally:
+        if own:
+            session.stop()
+
+
+def load_summary(settings: Settings) -> RunSummary:
+    """The last run's summary (with every answer) from `analytics/_run.json`; no Spark needed."""
+    s3 = clients_for(settings).s3()
+    try:
+        response = s3.get_object(settings.bucket, SUMMARY_KEY)
+    except Exception as exc:
+        raise BatchError(
+            f"no batch run summary at s3://{settings.bucket}/{SUMMARY_KEY} ({exc}): "
+            "run `make batch` first."
+        ) from None
+    try:
+        return RunSummary.from_json(response.read().decode())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+# --- the terminal report ------------------------------------------------------------------
+
+
+def print_summary(summary: RunSummary, console: Console | None = None, max_rows: int = 12) -> None:
+    console = console or Console()
+    counts = Table(title="Batch job: rows per table", title_justify="left")
+    for col in ("table", "lines read", "quarantined", "duplicates removed", "cleaned rows"):
+        counts.add_column(col, justify="left" if col == "table" else "right")
+    for name in summary.rows_read:
+        counts.add_row(
+            name,
+            f"{summary.rows_read[name]:,}",
+            f"{summary.corrupt_lines[name]:,}",
+            f"{summary.duplicates_removed[name]:,}",
+            f"{summary.cleaned_rows[name]:,}",
+        )
+    console.print(counts)
+
+    timing = Table(title=f"Seconds per stage ({summary.master})", title_justify="left")
+    for stage in summary.seconds:
+        timing.add_column(stage, justify="right")
+    timing.add_row(*(f"{v:.1f}" for v in summary.seconds.values()))
+    console.print(timing)
+
+    for name, rows in summary.answers.items():
+        table = Table(title=f"{name} ({len(rows)} rows)", title_justify="left")
+        columns = list(rows[0]) if rows else []
+        for col in columns:
+            table.add_column(col)
+        for row in rows[:max_rows]:
+            table.add_row(*(_fmt(c, row[c]) for c in columns))
+        if len(rows) > max_rows:
+            table.caption = (
+                f"… {len(rows) - max_rows} more rows in {summary.target}/analytics/{name}/"
+            )
+        console.print(table)
+    console.print(f"Outputs under {summary.target}/ (cleaned/, analytics/, quarantine/).")
+
+
+def _fmt(column: str, value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int) and not column.endswith("year"):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m spark.batch",
+        description="Clean the landed Pinterest events and answer the questions with Spark.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        summary = run(settings)
+    except (BatchError, SettingsError, JarResolutionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(summary.to_json())
+    else:
+        print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

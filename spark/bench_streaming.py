@@ -1,0 +1,319 @@
+"""Benchmark of the streaming job: sustained events/s and POST -> committed Delta row latency.
+
+    python -m spark.bench_streaming [--rate 2000] [--seconds 30] [--trigger-seconds 2]
+
+In a fresh namespace, starts `python -m spark.streaming run` as `make stream` does, waits
+until its queries are up, warms it with a few events, then POSTs events through the REST
+proxy (Confluent v2, a batch of records per request) to the three streaming topics at
+`--rate` events/s for `--seconds`. Each event's POST time is kept; its commit time is the
+`commitInfo.timestamp` of the Delta commit holding it, read from the tables' transaction
+logs (each micro-batch is one commit of one file whose `ind` range the file's statistics
+give; one partition per topic keeps those ranges disjoint). Prints the figures and exits;
+this is not a test. Leaves the namespace in place for `show` (its id is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import requests
+from minio import Minio
+
+from services.clients import clients_for
+from services.settings import PROJECT_ROOT, TABLES, Settings, load_settings
+from spark.streaming.layout import CHECKPOINT_PREFIX, DELTA_PREFIX
+
+V2_JSON = "application/vnd.kafka.json.v2+json"
+#: Requests per second per topic: at 2,000 events/s, ~67 records per POST.
+TICKS_PER_SECOND = 10
+WARMUP_EVENTS = 20
+
+
+def sample_event(table: str, i: int) -> dict[str, object]:
+    """An event shaped like the MySQL row the emulator posts for `table`."""
+    if table == "pin":
+        return {
+            "index": i,
+            "unique_id": str(uuid.UUID(int=i)),
+            "title": f"Title {i}",
+            "description": "A pin posted by the benchmark",
+            "poster_name": f"Poster {i % 97}",
+            "follower_count": f"{i % 900 + 1}k",
+            "tag_list": "home,decor,ideas",
+            "is_image_or_video": "image",
+            "image_src": f"https://i.example.invalid/{i}.jpg",
+            "downloaded": 1,
+            "save_location": f"Local save in /data/category-{i % 11}",
+            "category": f"category-{i % 11}",
+        }
+    if table == "geo":
+        return {
+            "ind": i,
+            "timestamp": "2021-03-04 05:06:07",
+            "latitude": (i % 180) - 90.0,
+            "longitude": (i % 360) - 180.0,
+            "country": f"Country {i % 53}",
+        }
+    return {
+        "ind": i,
+        "first_name": "Bench",
+        "last_name": f"User{i}",
+        "age": 18 + i % 60,
+        "date_joined": "2017-08-09 10:11:12",
+    }
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Commit:
+    version: int
+    timestamp_ms: int
+    first_ind: int
+    last_ind: int
+    rows: int
+
+
+@dataclass
+class DeltaLogReader:
+    """Reads a Delta table's JSON commits from S3 as they appear (append-only tables)."""
+
+    s3: Minio
+    bucket: str
+    table: str
+    commits: list[Commit] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def poll(self) -> None:
+        prefix = f"{DELTA_PREFIX}/{self.table}/_delta_log/"
+        for obj in self.s3.list_objects(self.bucket, prefix=prefix):
+            name = obj.object_name or ""
+            if not name.endswith(".json") or name in self.seen:
+                continue
+            self.seen.add(name)
+            version = int(name.rsplit("/", 1)[1].removesuffix(".json"))
+            self._read(version, name)
+        self.commits.sort(key=lambda c: c.first_ind)
+
+    def _read(self, version: int, name: str) -> None:
+        response = self.s3.get_object(self.bucket, name)
+        try:
+            lines = response.read().decode().splitlines()
+        finally:
+            response.close()
+            response.release_conn()
+        timestamp = 0
+        adds = []
+        for line in lines:
+            action = json.loads(line)
+            if "commitInfo" in action:
+                info = action["commitInfo"]
+                timestamp = int(info.get("inCommitTimestamp") or info["timestamp"])
+            elif "add" in action and action["add"].get("stats"):
+                adds.append(json.loads(action["add"]["stats"]))
+        for stats in adds:
+            self.commits.append(
+                Commit(
+                    version,
+                    timestamp,
+                    int(stats["minValues"]["ind"]),
+                    int(stats["maxValues"]["ind"]),
+                    int(stats["numRecords"]),
+                )
+            )
+
+    @property
+    def rows(self) -> int:
+        return sum(c.rows for c in self.commits)
+
+    def commit_time_of(self, ind: int) -> float:
+        starts = [c.first_ind for c in self.commits]
+        k = bisect_right(starts, ind) - 1
+        if k < 0 or not self.commits[k].first_ind <= ind <= self.commits[k].last_ind:
+            raise BenchError(f"{self.table} ind {ind} is in no committed file")
+        return self.commits[k].timestamp_ms / 1000
+
+
+def start_job(settings: Settings, trigger_seconds: float) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PIPELINE_USER_ID": settings.pipeline_user_id}
+    log = (settings.logs_dir / f"bench-streaming-{settings.pipeline_user_id}.log").open("wb")
+    print(f"streaming job log: {log.name}")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spark.streaming",
+            "run",
+            "--trigger-seconds",
+            f"{trigger_seconds:g}",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_job(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(
+                f"the streaming job exited ({proc.returncode}) while waiting for {what}"
+            )
+        if check():
+            return
+        time.sleep(0.25)
+    raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Poster:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.http = requests.Session()
+        self.base = clients_for(settings).rest_proxy_url()
+
+    def post(self, table: str, inds: range) -> None:
+        body = {"records": [{"value": sample_event(table, i)} for i in inds]}
+        url = f"{self.base}/topics/{self.settings.streaming_topic(table)}"
+        response = self.http.post(url, json=body, headers={"Content-Type": V2_JSON}, timeout=30)
+        if response.status_code != 200:
+            raise BenchError(f"POST {url}: HTTP {response.status_code} {response.text[:200]}")
+        failed = [o for o in response.json()["offsets"] if o.get("error_code")]
+        if failed:
+            raise BenchError(f"POST {url}: {len(failed)} records failed, e.g. {failed[0]}")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def bench(
+    settings: Settings, rate: float, seconds: float, trigger_seconds: float
+) -> dict[str, float]:
+    from services.stack import lifecycle
+
+    lifecycle.ensure_namespace(settings)
+    s3 = clients_for(settings).s3()
+    logs = {t: DeltaLogReader(s3, settings.bucket, t) for t in TABLES}
+    poster = Poster(settings)
+    proc = start_job(settings, trigger_seconds)
+    try:
+
+        def queries_started() -> bool:
+            return all(
+                any(
+                    True
+                    for _ in s3.list_objects(
+                        settings.bucket, prefix=f"{CHECKPOINT_PREFIX}/{t}/metadata"
+                    )
+                )
+                for t in TABLES
+            )
+
+        wait_for("the streaming queries to start", queries_started, proc, 300)
+        for t in TABLES:
+            poster.post(t, range(WARMUP_EVENTS))
+
+        def committed(total: int) -> bool:
+            for log in logs.values():
+                log.poll()
+            return all(log.rows >= total for log in logs.values())
+
+        wait_for("the warm-up events to commit", lambda: committed(WARMUP_EVENTS), proc, 300)
+        print(f"job up and warm; posting {rate:g} events/s for {seconds:g} s")
+
+        per_tick = rate / TICKS_PER_SECOND / len(TABLES)
+        posted_at: dict[str, list[tuple[int, float]]] = {t: [] for t in TABLES}
+        next_ind = WARMUP_EVENTS
+        began = time.monotonic()
+        wall_began = time.time()
+        tick = 0
+        owed = 0.0
+        while time.monotonic() - began < seconds:
+            owed += per_tick
+            count = int(owed)
+            owed -= count
+            if count:
+                inds = range(next_ind, next_ind + count)
+                for t in TABLES:
+                    sent = time.time()
+                    poster.post(t, inds)
+                    posted_at[t].extend((i, sent) for i in inds)
+                next_ind += count
+            tick += 1
+            pause = began + tick / TICKS_PER_SECOND - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        post_seconds = time.monotonic() - began
+        total = next_ind
+        posted = (total - WARMUP_EVENTS) * len(TABLES)
+        print(f"posted {posted} events in {post_seconds:.1f} s; waiting for the last commits")
+        wait_for("every posted event to commit", lambda: committed(total), proc, 600)
+    finally:
+        stop_job(proc)
+
+    latencies = [logs[t].commit_time_of(i) - sent for t in TABLES for i, sent in posted_at[t]]
+    last_commit = max(logs[t].commit_time_of(total - 1) for t in TABLES)
+    return {
+        "offered_events_per_s": rate,
+        "posted_events": posted,
+        "posted_events_per_s": posted / post_seconds,
+        "committed_events_per_s": posted / (last_commit - wall_began),
+        "latency_p50_s": percentile(latencies, 0.50),
+        "latency_p95_s": percentile(latencies, 0.95),
+        "latency_max_s": max(latencies),
+        "trigger_seconds": trigger_seconds,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spark.bench_streaming", description=__doc__)
+    parser.add_argument("--rate", type=float, default=2000.0, help="events/s, all topics")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to post")
+    parser.add_argument("--trigger-seconds", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    base = load_settings()
+    settings = base.model_copy(update={"pipeline_user_id": f"bench{uuid.uuid4().hex[:8]}"})
+    print(f"namespace: PIPELINE_USER_ID={settings.pipeline_user_id}")
+    try:
+        figures = bench(settings, args.rate, args.seconds, args.trigger_seconds)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for key, value in figures.items():
+        print(f"{key:>24}: {value:,.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""The Delta side: each micro-batch parsed, split, cleaned and appended exactly once.
+
+`foreachBatch` hands every micro-batch over as an ordinary DataFrame, so the batch job's
+cleaning functions (including their de-duplication by `ind` within the batch) apply as they
+are, with no streaming state. Exactly-once comes from two things together: the checkpoint
+records which Kafka offsets each batch id covers and replays a batch that did not finish,
+and each Delta append carries (txnAppId = the query's id, txnVersion = the batch id), so a
+replayed batch whose append had already committed is skipped by Delta instead of doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from services.settings import Settings
+from spark.clean import CLEANERS, split_corrupt
+from spark.streaming.layout import QUARANTINE, table_path
+from spark.streaming.source import parse_events
+
+log = logging.getLogger("spark.streaming")
+
+#: Local property Spark sets on the thread that runs a streaming query's batches.
+QUERY_ID_PROPERTY = "sql.streaming.queryId"
+
+
+@dataclass
+class TableProgress:
+    """What one table's query has written since this process started it."""
+
+    table: str
+    batches: int = 0
+    events: int = 0
+    quarantined: int = 0
+    last_batch_id: int | None = None
+    seconds: list[float] = field(default_factory=list)
+
+
+class MicroBatchWriter:
+    """The `foreachBatch` function of one table's query."""
+
+    def __init__(self, settings: Settings, table: str, *, app_id: str | None = None) -> None:
+        self.settings = settings
+        self.table = table
+        self.path = table_path(settings, table)
+        self.quarantine_path = table_path(settings, QUARANTINE)
+        # Tests may call the writer outside a query; a query always supplies its id.
+        self.app_id = app_id
+        self.progress = TableProgress(table)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        app_id = self.app_id or batch.sparkSession.sparkContext.getLocalProperty(QUERY_ID_PROPERTY)
+        if not app_id:
+            raise RuntimeError("MicroBatchWriter needs an app_id outside a streaming query")
+        parsed = parse_events(batch, self.table).persist()
+        try:
+            good, bad = split_corrupt(parsed, self.table)
+            # Both counts read the cached batch: cheap, and they decide which appends run.
+            events = parsed.count()
+            quarantined = bad.count()
+            if quarantined:
+                self._append(
+                    self._quarantine_rows(bad, batch_id), self.quarantine_path, app_id, batch_id
+                )
+            if events > quarantined:
+                # One file per table per batch: a micro-batch is small, and the cleaning's
+                # de-duplication would otherwise leave one file per shuffle partition.
+                clean = CLEANERS[self.table](good).coalesce(1)
+                self._append(clean, self.path, app_id, batch_id)
+        finally:
+            parsed.unpersist()
+        elapsed = time.monotonic() - started
+        p = self.progress
+        p.batches += 1
+        p.events += events
+        p.quarantined += quarantined
+        p.last_batch_id = batch_id
+        p.seconds.append(elapsed)
+        log.info(
+            "%s batch %d: %d events, %d quarantined, %.2f s",
+            self.table,
+            batch_id,
+            events,
+            quarantined,
+            elapsed,
+        )
+
+    def _quarantine_rows(self, bad: DataFrame, batch_id: int) -> DataFrame:
+        return bad.select(
+            F.lit(self.table).alias("table"),
+            "raw_line",
+            "reason",
+            F.lit(batch_id).cast("long").alias("batch_id"),
+            F.current_timestamp().alias("quarantined_at"),
+        ).coalesce(1)
+
+    @staticmethod
+    def _append(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:
+        (
+            df.write.format("delta")
+            .mode("append")
+            .option("txnAppId", app_id)
+            .option("txnVersion", batch_id)
+            .save(path)
+        )
