@@ -1,47 +1,125 @@
 """Clients for real AWS: RDS, MSK, API Gateway and S3, credentials from the standard AWS chain.
 
-Nothing here reads a credentials file from the repository: boto3/botocore's default chain
-(environment, shared profile, instance or task role) supplies them.
+Nothing here reads a credentials file from the repository. botocore's default chain
+(environment, shared profile incl. SSO and assume-role, container or instance role) supplies
+credentials to every client: S3 (through `BotocoreChainProvider`), MSK IAM tokens, STS.
+Spark's `s3a` uses the Java SDK's equivalent chain.
+
+Each client checks only the variables it needs (`services.aws.profile.require`), so a Spark
+job that reads S3 does not need MSK settings; a missing one raises one `AwsSettingsError`
+naming every variable that client lacks and what it must hold.
 """
 
 from __future__ import annotations
 
+import ssl
+import threading
 from typing import Any
 
+import botocore.session
+import certifi
+import urllib3
+from botocore.config import Config
 from minio import Minio
-from minio.credentials.providers import (
-    AWSConfigProvider,
-    ChainedProvider,
-    EnvAWSProvider,
-    IamAwsProvider,
-)
+from minio.credentials.credentials import Credentials
+from minio.credentials.providers import Provider
+from pymysql.connections import CLIENT, Connection
+from sqlalchemy import Engine, event
 
+from services.aws import profile as aws_profile
+from services.aws.profile import AwsProfile
 from services.clients.base import ClientFactory
-from services.settings import SettingsError
+from services.settings import Settings, SettingsError
+
+
+class AwsCredentialsError(SettingsError):
+    """The standard AWS credential chain found nothing."""
+
+
+class InsecureMySQLError(ConnectionError):
+    """The MySQL server offered no TLS; we refuse to log in in plaintext."""
 
 
 class AwsClients(ClientFactory):
-    def mysql_connect_args(self) -> dict[str, Any]:
-        # RDS enforces or allows TLS; PyMySQL verifies with the system CA store when asked.
-        return {"ssl": {"ssl": True}}
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._botocore: botocore.session.Session | None = None
+        self._lock = threading.Lock()
 
+    def profile(self, *groups: str) -> AwsProfile:
+        return aws_profile.require(self.settings, *groups)
+
+    # --- credentials ----------------------------------------------------------------------
+    def botocore_session(self) -> botocore.session.Session:
+        """One botocore session: it caches and refreshes the chain's credentials."""
+        with self._lock:
+            if self._botocore is None:
+                self._botocore = botocore.session.Session()
+            return self._botocore
+
+    def botocore_client(self, service: str, *, timeout_s: float = 10.0) -> Any:
+        """A botocore client in S3_REGION with bounded timeouts and no retries on top."""
+        config = Config(
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+            retries={"max_attempts": 1, "mode": "standard"},
+        )
+        region = self.settings.s3_region
+        return self.botocore_session().create_client(service, region_name=region, config=config)
+
+    # --- MySQL (RDS) ----------------------------------------------------------------------
+    def mysql_url(self, *, admin: bool = False, database: bool = True) -> str:
+        self.profile(aws_profile.MYSQL_ADMIN if admin else aws_profile.MYSQL)
+        return super().mysql_url(admin=admin, database=database)
+
+    def mysql_connect_args(self) -> dict[str, Any]:
+        return {"ssl": self.mysql_tls_context()}
+
+    def mysql_tls_context(self) -> ssl.SSLContext:
+        """TLS 1.2+; verified against MYSQL_SSL_CA when given, like `--ssl-mode=VERIFY_IDENTITY`.
+
+        RDS certificates chain to AWS's own RDS root, which no system store holds, so without
+        the bundle we encrypt without verifying (MySQL's `--ssl-mode=REQUIRED`).
+        """
+        ca = self.settings.mysql_ssl_ca
+        ctx = ssl.create_default_context(cafile=ca or None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not ca:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def mysql_engine(self, *, admin: bool = False, database: bool = True, **kw: Any) -> Engine:
+        engine = super().mysql_engine(admin=admin, database=database, **kw)
+
+        # PyMySQL silently falls back to plaintext when the server offers no TLS; build the
+        # connection ourselves so that case fails before any credential is sent.
+        @event.listens_for(engine, "do_connect")
+        def _tls_only(_dialect: Any, _rec: Any, cargs: Any, cparams: Any) -> Connection:
+            return TlsOnlyConnection(*cargs, **cparams)
+
+        return engine
+
+    # --- Kafka (MSK) ----------------------------------------------------------------------
     def kafka_config(self) -> dict[str, Any]:
+        p = self.profile(aws_profile.KAFKA)
         s = self.settings
-        conf: dict[str, Any] = {"bootstrap.servers": s.kafka_bootstrap_servers}
-        if s.kafka_auth == "iam":
+        conf: dict[str, Any] = {
+            "bootstrap.servers": ",".join(str(b) for b in p.brokers),
+            # The wheel's bundled OpenSSL may not find the system store; MSK's certificates
+            # chain to Amazon Trust Services, which certifi holds.
+            "ssl.ca.location": certifi.where(),
+            "client.id": f"pinterest-pipeline-{p.user_id}",
+        }
+        if p.kafka_auth == "iam":
             conf.update(
                 {
                     "security.protocol": "SASL_SSL",
                     "sasl.mechanisms": "OAUTHBEARER",
-                    "oauth_cb": _msk_iam_token_provider(s.s3_region),
+                    "oauth_cb": msk_iam_token_provider(p.kafka_region),
                 }
             )
-        elif s.kafka_auth == "scram":
-            if not s.kafka_sasl_username:
-                raise SettingsError(
-                    "KAFKA_AUTH=scram needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD "
-                    "(the MSK SCRAM secret's user and password)"
-                )
+        else:
             conf.update(
                 {
                     "security.protocol": "SASL_SSL",
@@ -50,24 +128,36 @@ class AwsClients(ClientFactory):
                     "sasl.password": s.kafka_sasl_password.get_secret_value(),
                 }
             )
-        else:
-            conf["security.protocol"] = "SSL"
         return conf
 
+    # --- S3 -------------------------------------------------------------------------------
     def s3(self) -> Minio:
-        s = self.settings
-        # No endpoint override: the regional AWS endpoint, TLS, virtual-hosted addressing.
+        p = self.profile(aws_profile.S3)
+        # No endpoint override: AWS's regional endpoint, TLS, virtual-hosted addressing (the
+        # SDK picks it for AWS hosts). Timeouts bounded: the SDK's default is 5 minutes.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=10, read=60),
+            maxsize=10,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            retries=urllib3.Retry(
+                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
         return Minio(
             "s3.amazonaws.com",
-            region=s.s3_region,
+            region=p.region,
             secure=True,
-            credentials=ChainedProvider([EnvAWSProvider(), AWSConfigProvider(), IamAwsProvider()]),
+            http_client=http,
+            credentials=BotocoreChainProvider(self.botocore_session),
         )
 
     def spark_s3a_conf(self) -> dict[str, str]:
-        s = self.settings
+        p = self.profile(aws_profile.S3)
+        # No fs.s3a.endpoint: s3a derives the regional endpoint from the region. The Java
+        # SDK's default chain reads the same sources as botocore's (env, profile, role).
         return {
-            "fs.s3a.endpoint.region": s.s3_region,
+            "fs.s3a.endpoint.region": p.region,
             "fs.s3a.path.style.access": "false",
             "fs.s3a.connection.ssl.enabled": "true",
             "fs.s3a.aws.credentials.provider": (
@@ -76,8 +166,48 @@ class AwsClients(ClientFactory):
             "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         }
 
+    # --- API Gateway ----------------------------------------------------------------------
+    def rest_proxy_url(self) -> str:
+        return self.profile(aws_profile.REST).rest_url
 
-def _msk_iam_token_provider(region: str) -> Any:
+
+class BotocoreChainProvider(Provider):
+    """minio credentials from botocore's default chain (which caches and refreshes them)."""
+
+    def __init__(self, session: Any) -> None:
+        # A callable, so building the S3 client never touches the chain (or the network).
+        self._session = session
+
+    def retrieve(self) -> Credentials:
+        creds = self._session().get_credentials()
+        if creds is None:
+            raise AwsCredentialsError(
+                "no AWS credentials found in the standard chain: export AWS_PROFILE (after "
+                "`aws configure` or `aws sso login`) or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY in your shell, or run on an instance with a role. "
+                "The SDKs do not read .env"
+            )
+        frozen = creds.get_frozen_credentials()
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+class TlsOnlyConnection(Connection):
+    """A PyMySQL connection that refuses a server without TLS instead of downgrading."""
+
+    def _request_authentication(self) -> None:
+        # Runs right after the server greeting, before the login packet (PyMySQL 1.1).
+        capabilities: int = getattr(self, "server_capabilities", 0)
+        if self.ssl and not capabilities & CLIENT.SSL:
+            raise InsecureMySQLError(
+                f"MySQL at {self.host}:{self.port} offers no TLS; PIPELINE_TARGET=aws never "
+                "logs in in plaintext: check MYSQL_HOST is the RDS endpoint"
+            )
+        super()._request_authentication()  # type: ignore[misc]
+
+
+def msk_iam_token_provider(region: str) -> Any:
+    """confluent-kafka `oauth_cb`: a SigV4-signed MSK IAM token from the default chain."""
+
     def oauth_cb(_config: str) -> tuple[str, float]:
         from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
 

@@ -1,0 +1,52 @@
+"""`python -m services.aws check|export`: the AWS preflight and the AWS-side configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from services.settings import PROJECT_ROOT, SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.aws", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="try every AWS endpoint; print a table with fixes")
+    check.add_argument(
+        "--deadline", type=float, default=15.0, help="seconds for all checks together (15)"
+    )
+    check.add_argument(
+        "--step-timeout", type=float, default=5.0, help="seconds per network step (5)"
+    )
+    export = sub.add_parser("export", help="write the AWS-side configuration into build/aws/")
+    export.add_argument("--out", type=Path, default=PROJECT_ROOT / "build" / "aws")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+        if args.command == "check":
+            from services.aws.preflight import print_table, run_preflight
+
+            rows = run_preflight(
+                settings, deadline_s=args.deadline, step_timeout_s=args.step_timeout
+            )
+            print_table(rows)
+            return 0 if all(r.ok for r in rows) else 1
+
+        from services.aws.export import export_all
+
+        written = export_all(settings, args.out)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written.files:
+        print(f"  {path.relative_to(written.folder)}")
+    for note in written.notes:
+        print(f"note: {note}")
+    print(written.folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

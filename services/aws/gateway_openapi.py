@@ -1,0 +1,109 @@
+"""An OpenAPI 3 definition of the API Gateway in front of the Confluent REST proxy on EC2.
+
+The operations and schemas come from the proxy's own description
+(`services.rest_proxy.openapi.openapi_spec`), so the gateway and the local proxy document
+one API. Each operation gets an `x-amazon-apigateway-integration` of type `http_proxy`
+that forwards the request unchanged to `http://<EC2 host>:8082/topics/{topic}`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from services.aws.profile import AwsProfile, HostPort
+from services.rest_proxy.openapi import openapi_spec
+
+#: The proxy paths API Gateway exposes: produce (POST) and describe (GET, used by the
+#: emulator's and the preflight's topic checks).
+GATEWAY_PATHS = ("/topics/{topic}",)
+
+# API Gateway turns component schemas into JSON Schema draft 4 models and rejects keywords
+# that draft 4 lacks; `nullable` is OpenAPI-only.
+_UNSUPPORTED_KEYWORDS = ("nullable",)
+
+# API Gateway's hard ceiling for an integration.
+_INTEGRATION_TIMEOUT_MS = 29_000
+
+
+def gateway_spec(profile: AwsProfile, ec2: HostPort) -> dict[str, Any]:
+    source = openapi_spec()
+    paths: dict[str, Any] = {}
+    for path in GATEWAY_PATHS:
+        item = copy.deepcopy(source["paths"][path])
+        params = [p["name"] for p in item.get("parameters", []) if p.get("in") == "path"]
+        for method in ("get", "post", "put", "delete"):
+            if method in item:
+                item[method]["x-amazon-apigateway-integration"] = _integration(
+                    method, f"http://{ec2.host}:{ec2.port}{path}", params
+                )
+        paths[path] = item
+
+    schemas = source["components"]["schemas"]
+    used = _referenced(paths, schemas)
+    components = {name: _draft4(copy.deepcopy(schemas[name])) for name in sorted(used)}
+    return {
+        "openapi": "3.0.1",
+        "info": {
+            "title": f"pinterest-pipeline-{profile.user_id}",
+            "version": source["info"]["version"],
+            "description": (
+                "API Gateway in front of the Confluent REST proxy on EC2 "
+                f"({ec2}). Import with `aws apigateway import-rest-api`, then deploy a "
+                "stage; REST_PROXY_URL is the stage's invoke URL."
+            ),
+        },
+        "servers": [
+            {
+                "url": "https://{restApiId}.execute-api.{region}.amazonaws.com/{basePath}",
+                "variables": {
+                    "restApiId": {"default": profile.rest_api_id or "your-api-id"},
+                    "region": {"default": profile.region},
+                    "basePath": {"default": profile.rest_stage or "prod"},
+                },
+            }
+        ],
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+def _integration(method: str, uri: str, params: list[str]) -> dict[str, Any]:
+    return {
+        "type": "http_proxy",
+        "httpMethod": method.upper(),
+        "uri": uri,
+        "connectionType": "INTERNET",
+        "passthroughBehavior": "when_no_match",
+        "timeoutInMillis": _INTEGRATION_TIMEOUT_MS,
+        # Fill {topic} in the backend URI from the method's path parameter.
+        "requestParameters": {
+            f"integration.request.path.{p}": f"method.request.path.{p}" for p in params
+        },
+    }
+
+
+def _referenced(node: Any, schemas: dict[str, Any], seen: set[str] | None = None) -> set[str]:
+    """Names of component schemas reachable from `node` through `$ref`s."""
+    seen = set() if seen is None else seen
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                _referenced(schemas[name], schemas, seen)
+        for value in node.values():
+            _referenced(value, schemas, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(value, schemas, seen)
+    return seen
+
+
+def _draft4(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _draft4(v) for k, v in node.items() if k not in _UNSUPPORTED_KEYWORDS}
+    if isinstance(node, list):
+        return [_draft4(v) for v in node]
+    return node

@@ -1,0 +1,194 @@
+"""`make check-aws` on a machine that cannot reach AWS: a table of FAILs, on time, secrets masked.
+
+These run the real checks (DNS, sockets, botocore, librdkafka) against AWS host names; this
+machine has no internet, so every network check must fail fast with its fix. Bounds below
+are generous correctness bounds (it returns, it does not hang), not performance targets.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.aws import preflight
+from services.aws.preflight import Check, CheckFailed, Masker, Row, run_preflight
+from services.aws.profile import VARIABLES
+from services.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.integration
+
+AWS_SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+MYSQL_SECRET = "rds-Secret-pw-42"
+CONFIG: dict[str, Any] = {
+    "pipeline_user_id": "0a1b2c3d4e5f",
+    "mysql_host": "pinterest-db.abc123xyz.us-east-1.rds.amazonaws.com",
+    "mysql_user": "admin",
+    "mysql_password": MYSQL_SECRET,
+    "rest_proxy_url": "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod",
+    "kafka_bootstrap_servers": "b-1.pinterest.abc123.c2.kafka.us-east-1.amazonaws.com:9098",
+    "kafka_rest_proxy_ec2_host": "ec2-3-80-1-2.compute-1.amazonaws.com",
+}
+BOUND_S = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in VARIABLES:
+        monkeypatch.delenv(var.name, raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+
+
+def aws(**overrides: Any) -> Settings:
+    return Settings(_env_file=None, pipeline_target="aws", **{**CONFIG, **overrides})
+
+
+def by_check(rows: list[Row]) -> dict[str, Row]:
+    return {r.check: r for r in rows if r.check != "setting"}
+
+
+def test_offline_every_endpoint_fails_with_its_fix_in_bounded_time() -> None:
+    began = time.monotonic()
+    rows = run_preflight(aws())
+    elapsed = time.monotonic() - began
+    assert elapsed < BOUND_S, f"preflight took {elapsed:.1f}s"
+
+    checks = by_check(rows)
+    assert list(checks) == [c.name for c in preflight.CHECKS]
+    assert not [r for r in rows if r.check == "setting"]  # every variable is set
+    # Credentials are resolved locally (from the environment), so that row is OK...
+    assert checks["AWS credentials"].ok
+    assert "from env" in checks["AWS credentials"].detail
+    # ...and every endpoint fails at a named step with the variable to check.
+    for name in ("STS", "S3 bucket", "RDS MySQL", "MSK Kafka", "API Gateway", "REST proxy (EC2)"):
+        row = checks[name]
+        assert row.status == "FAIL", row
+        assert row.detail.split(":")[0] in {"DNS", "connect", "TLS", "timeout"}, row
+    assert "check MYSQL_HOST" in checks["RDS MySQL"].detail
+    assert "check KAFKA_BOOTSTRAP_SERVERS" in checks["MSK Kafka"].detail
+    assert "check REST_PROXY_URL" in checks["API Gateway"].detail
+    assert checks["RDS MySQL"].endpoint == (
+        "mysql://admin:****@pinterest-db.abc123xyz.us-east-1.rds.amazonaws.com:3306/pinterest_data"
+    )
+
+
+def test_secrets_never_appear_in_the_table() -> None:
+    rows = run_preflight(aws())
+    text = "\n".join(f"{r.check} {r.endpoint} {r.detail}" for r in rows)
+    assert MYSQL_SECRET not in text and AWS_SECRET not in text
+    assert ACCESS_KEY not in text and "AKIA****MPLE" in text
+
+
+def test_missing_variables_are_rows_and_block_only_their_checks() -> None:
+    rows = run_preflight(aws(mysql_host="localhost", rest_proxy_url="", mysql_password=""))
+    settings_rows = {r.endpoint: r for r in rows if r.check == "setting"}
+    assert set(settings_rows) == {"MYSQL_HOST", "MYSQL_PASSWORD", "REST_PROXY_URL"}
+    assert all(r.status == "FAIL" for r in settings_rows.values())
+    assert "this machine, not RDS" in settings_rows["MYSQL_HOST"].detail
+    checks = by_check(rows)
+    assert checks["RDS MySQL"].detail == "not tried: set MYSQL_HOST, MYSQL_PASSWORD"
+    assert checks["API Gateway"].detail == "not tried: set REST_PROXY_URL"
+    # MSK is configured, so it is tried (and fails offline at DNS, not at settings).
+    assert checks["MSK Kafka"].detail.startswith("DNS:")
+
+
+@pytest.fixture
+def black_hole() -> Iterator[tuple[str, int]]:
+    """A TCP server on loopback that accepts and then never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_an_endpoint_that_never_answers_becomes_a_timeout_row(
+    black_hole: tuple[str, int],
+) -> None:
+    def wait_for_greeting(ctx: preflight.Context, name: str) -> str:
+        ctx.steps[name] = f"waiting for a greeting from {black_hole[0]}:{black_hole[1]}"
+        with socket.create_connection(black_hole) as conn:
+            conn.recv(1)  # blocks: the server never writes
+        raise CheckFailed("unreachable", "the server spoke")
+
+    def fast_ok(_ctx: preflight.Context, _name: str) -> str:
+        return "fine"
+
+    checks = (
+        Check("silent", (), lambda p, s: "silent", wait_for_greeting),
+        Check("quick", (), lambda p, s: "quick", fast_ok),
+    )
+    began = time.monotonic()
+    rows = run_preflight(aws(), deadline_s=1.0, checks=checks)
+    elapsed = time.monotonic() - began
+    assert elapsed < 5.0, f"the deadline did not hold: {elapsed:.1f}s"
+    silent, quick = rows
+    assert silent.status == "FAIL"
+    assert silent.detail.startswith("timeout: no answer within 1s during waiting for a greeting")
+    assert quick.ok and quick.detail == "fine"
+
+
+def test_masker_hides_secrets_and_access_keys() -> None:
+    mask = Masker.from_settings(aws())
+    assert mask(f"pw={MYSQL_SECRET} key={ACCESS_KEY} s={AWS_SECRET}") == (
+        "pw=**** key=AKIA****MPLE s=****"
+    )
+
+
+def test_make_check_aws_exits_non_zero_with_the_table(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PIPELINE_TARGET": "aws",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "MYSQL_PASSWORD": MYSQL_SECRET,
+    }
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "services.aws", "check"],
+        cwd=tmp_path,  # no .env here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    elapsed = time.monotonic() - began
+    assert elapsed < BOUND_S
+    assert done.returncode == 1, done.stderr
+    out = done.stdout
+    assert "AWS preflight" in out and "FAIL" in out and "Traceback" not in done.stderr
+    # Nothing is set: the table names the variables and what they must hold.
+    for name in ("PIPELINE_USER_ID", "MYSQL_HOST", "REST_PROXY_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+        assert name in out
+    assert "no credentials in the standard chain" in out
+    assert MYSQL_SECRET not in out
