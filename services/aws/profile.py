@@ -135,14 +135,14 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "KAFKA_SASL_USERNAME",
-        "the SCRAM user of the MSK secret (only with KAFKA_AUTH=scram)",
+        "the SCRAM user of the MSK secret (only when KAFKA_AUTH is scram)",
         "pinterest",
         (KAFKA,),
         default="",
     ),
     Variable(
         "KAFKA_SASL_PASSWORD",
-        "the SCRAM password of the MSK secret (only with KAFKA_AUTH=scram)",
+        "the SCRAM password of the MSK secret (only when KAFKA_AUTH is scram)",
         "<from your secret store>",
         (KAFKA,),
         default="",
@@ -463,3 +463,54 @@ def _mask_url(url: str) -> str:
 def region_of_rds(host: str) -> str:
     m = _RDS_HOST.search(host)
     return m.group(1) if m else ""
+
+
+# --- documentation ----------------------------------------------------------------------------
+
+ENV_HEADER = "# ---- AWS (PIPELINE_TARGET=aws) ----"
+
+
+def env_example_block() -> str:
+    """The `.env.example` block for AWS, written from `VARIABLES` (a test keeps them equal)."""
+    import textwrap
+
+    def comment(text: str) -> list[str]:
+        return textwrap.wrap(
+            text, 92, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+        )
+
+    lines = [ENV_HEADER + "-" * (92 - len(ENV_HEADER))]
+    lines += comment(
+        "Uncomment in your .env to run the same code against your AWS account (docs/aws.md). "
+        "These lines come last, so they override the local values above. Under aws the "
+        "local defaults never apply: each variable marked 'required' must be set, and "
+        "`make check-aws` says which are missing."
+    )
+    lines += comment(
+        "AWS credentials are not settings: the AWS SDKs read them from your shell "
+        "environment (AWS_PROFILE, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / "
+        "AWS_SESSION_TOKEN), your ~/.aws profile or the instance role; never from this file "
+        "or the repository."
+    )
+    lines += comment(
+        "Ignored under aws: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY (real S3 has no "
+        "endpoint override and uses the credential chain) and KAFKA_CONNECT_URL (MSK "
+        "Connect is configured from `make export-aws`)."
+    )
+    lines.append("# PIPELINE_TARGET=aws")
+    for var in VARIABLES:
+        if var.default is not None:
+            kind = f"default {var.default or 'empty'}"
+        elif var.groups == (MYSQL_ADMIN,):
+            kind = "required by `make seed` only"
+        elif var.groups == (EXPORT,):
+            kind = "required by `make export-aws` and `make check-aws`"
+        else:
+            kind = "required"
+        if var.secret:
+            kind += "; a secret: better exported in your shell than written here"
+        lines.append("#")
+        lines += comment(f"{var.name} ({kind}): {var.holds}.")
+        value = var.example if var.default is None else var.default
+        lines.append(f"# {var.name}={'' if var.secret else value}")
+    return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from services.aws.profile import VARIABLES, AwsSettingsError
 from services.clients import clients_for
 from services.clients.aws import AwsClients
 from services.clients.local import LocalClients
-from services.settings import Settings
+from services.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -201,3 +202,42 @@ def test_each_client_asks_only_for_its_own_variables() -> None:
 
 def test_local_target_keeps_the_local_factory() -> None:
     assert isinstance(clients_for(Settings(_env_file=None)), LocalClients)
+
+
+# --- the .env.example block ---------------------------------------------------------------
+
+
+def test_env_example_ends_with_the_generated_aws_block() -> None:
+    text = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    assert aws_profile.ENV_HEADER in text, "append aws_profile.env_example_block() to .env.example"
+    block = text[text.index(aws_profile.ENV_HEADER) :]
+    assert block == aws_profile.env_example_block()
+    # Exactly one commented assignment per variable (plus the target): no wrapped prose
+    # line may look like one, or uncommenting the block would break it.
+    assignments = re.findall(r"^# ([A-Z0-9_]+)=", block, flags=re.M)
+    assert assignments == ["PIPELINE_TARGET"] + [v.name for v in VARIABLES]
+
+
+def test_uncommenting_the_aws_block_of_a_copied_env_example_switches_target(
+    tmp_path: Path,
+) -> None:
+    text = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    head, block = text.split(aws_profile.ENV_HEADER, 1)
+    # What a user does: copy the file, uncomment the assignments of the AWS block.
+    uncommented = re.sub(r"^# ([A-Z0-9_]+=)", r"\1", block, flags=re.M)
+    env = tmp_path / ".env"
+    env.write_text(head + aws_profile.ENV_HEADER + uncommented, encoding="utf-8")
+    s = Settings(_env_file=env)
+    assert s.pipeline_target == "aws"
+    assert s.mysql_host.endswith(".rds.amazonaws.com")  # the AWS lines win over the local ones
+    # Only the secrets, left blank in the example, are still missing.
+    assert [p.variable for p in aws_profile.problems(s)] == [
+        "MYSQL_PASSWORD",
+        "MYSQL_ADMIN_PASSWORD",
+    ]
+
+
+def test_docs_describe_every_variable() -> None:
+    docs = (PROJECT_ROOT / "docs" / "aws.md").read_text(encoding="utf-8")
+    for var in VARIABLES:
+        assert f"`{var.name}`" in docs, var.name
