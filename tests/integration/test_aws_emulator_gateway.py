@@ -25,11 +25,14 @@ from sqlalchemy import text
 
 from seed_data.load import load
 from seed_data.reader import READER_HOSTS
+from services.aws import preflight
 from services.aws import profile as aws_profile
 from services.aws.gateway_openapi import gateway_spec
+from services.aws.preflight import CheckFailed
 from services.clients import clients_for
+from services.clients.aws import AwsClients
 from services.emulator import live
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.process import ProxyProcess, free_port, with_free_ports
 from services.settings import TABLES, Settings
 from tests.conftest import fresh_namespace
 
@@ -98,12 +101,18 @@ class GatewayStandIn:
                     headers = {
                         k: v for k, v in self.headers.items() if k in ("Content-Type", "Accept")
                     }
-                    resp = requests.request(
-                        integration["httpMethod"], uri, data=body, headers=headers, timeout=30
-                    )
-                    status = resp.status_code
-                    ctype = resp.headers.get("Content-Type", "application/json")
-                    data = resp.content
+                    try:
+                        resp = requests.request(
+                            integration["httpMethod"], uri, data=body, headers=headers, timeout=30
+                        )
+                    except requests.ConnectionError:
+                        # What API Gateway answers when its integration cannot be reached.
+                        status, ctype = 500, "application/json"
+                        data = b'{"message": "Internal server error"}'
+                    else:
+                        status = resp.status_code
+                        ctype = resp.headers.get("Content-Type", "application/json")
+                        data = resp.content
                 gateway.log.append((self.command, path, status))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -209,3 +218,31 @@ def test_an_invoke_url_without_the_stage_fails_clearly(
     assert "403" in (summary.error or "") and "REST_PROXY_URL" in (summary.error or "")
     assert all(status == 403 for _, _, status in gw.log)
     assert end_offset(ens, ens.topic("pin")) == 0
+
+
+def preflight_gateway(settings: Settings, invoke_url: str) -> str:
+    """The preflight's API Gateway check, aimed at `invoke_url`."""
+    aws = settings.model_copy(update={"pipeline_target": "aws", "rest_proxy_url": invoke_url})
+    ctx = preflight.Context(aws, AwsClients(aws), aws_profile.resolve(aws), step_timeout=5.0)
+    return preflight._api_gateway(ctx, "API Gateway")
+
+
+def test_preflight_reads_each_gateway_answer_as_its_fix(
+    gateway: tuple[Settings, GatewayStandIn],
+) -> None:
+    ens, gw = gateway
+    assert "-> 200 through API Gateway" in preflight_gateway(ens, gw.invoke_url)
+
+    with pytest.raises(CheckFailed) as info:
+        preflight_gateway(ens, gw.invoke_url.rsplit("/", 1)[0])
+    assert info.value.step == "stage" and "check the stage in REST_PROXY_URL" in info.value.fix
+
+    with pytest.raises(CheckFailed) as info:
+        preflight_gateway(ens.model_copy(update={"pipeline_user_id": "nosuchuser"}), gw.invoke_url)
+    assert info.value.step == "missing" and "nosuchuser.pin" in info.value.fix
+
+    # A gateway whose integration points at a port where no proxy listens.
+    dead = gateway_spec(aws_profile.resolve(ens), aws_profile.HostPort("127.0.0.1", free_port()))
+    with GatewayStandIn(dead, STAGE) as broken, pytest.raises(CheckFailed) as info:
+        preflight_gateway(ens, broken.invoke_url)
+    assert info.value.step == "upstream" and "cannot reach the REST proxy" in info.value.fix
