@@ -332,17 +332,19 @@ def print_summary(summary: RunSummary, console: Console | None = None, max_rows:
     console.print(timing)
 
     for name, rows in summary.answers.items():
-        table = Table(title=f"{name} ({len(rows)} rows)", title_justify="left")
+        # The name goes above the table: a table title wraps to the (narrow) table's width.
+        console.print(f"\n[bold]{name}[/bold] ({len(rows)} rows)")
+        table = Table()
         columns = list(rows[0]) if rows else []
         for col in columns:
             table.add_column(col)
         for row in rows[:max_rows]:
             table.add_row(*(_fmt(c, row[c]) for c in columns))
+        console.print(table)
         if len(rows) > max_rows:
-            table.caption = (
+            console.print(
                 f"… {len(rows) - max_rows} more rows in {summary.target}/analytics/{name}/"
             )
-        console.print(table)
     console.print(f"Outputs under {summary.target}/ (cleaned/, analytics/, quarantine/).")
 
 

@@ -1,0 +1,106 @@
+"""Events in the S3 sink's layout, without Kafka: for tests and the benchmark.
+
+The sink writes `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`,
+one JSON value per line, a new object every `sink_flush_records` records. `LayoutWriter`
+writes the same objects into a local folder (DuckDB reads them there); `upload` copies the
+folder into the namespace's bucket under the same keys, so Spark reads identical bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from services.clients import clients_for
+from services.emulator.source import to_json_row
+from services.settings import TABLES, Settings
+
+
+def json_line(row: Mapping[str, Any]) -> bytes:
+    """One row as the emulator posts it and the sink lands it: compact JSON, one line."""
+    return orjson.dumps(to_json_row(row)) + b"\n"
+
+
+class LayoutWriter:
+    """Append lines per table; every `per_object` lines start a new object file."""
+
+    def __init__(self, root: Path, topics: Mapping[str, str], per_object: int = 1000) -> None:
+        self.root = root
+        self.topics = dict(topics)
+        self.per_object = per_object
+        self._offsets = dict.fromkeys(self.topics, 0)
+        self._files: dict[str, IO[bytes]] = {}
+
+    def write(self, table: str, line: bytes) -> None:
+        offset = self._offsets[table]
+        if offset % self.per_object == 0:
+            self._roll(table, offset)
+        self._files[table].write(line if line.endswith(b"\n") else line + b"\n")
+        self._offsets[table] = offset + 1
+
+    def _roll(self, table: str, offset: int) -> None:
+        if table in self._files:
+            self._files[table].close()
+        topic = self.topics[table]
+        folder = self.root / "topics" / topic / "partition=0"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._files[table] = (folder / f"{topic}+0+{offset:010d}.json").open("wb")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Lines written so far per table."""
+        return dict(self._offsets)
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        self._files.clear()
+
+    def __enter__(self) -> LayoutWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_events(
+    root: Path,
+    settings: Settings,
+    events: Iterable[Any],
+    *,
+    per_object: int | None = None,
+    extra: Mapping[str, Iterable[bytes]] | None = None,
+) -> dict[str, int]:
+    """Write `seed_data.generate` events (and `extra` raw lines) in the sink's layout.
+
+    Returns the number of lines per table.
+    """
+    topics = {t: settings.topic(t) for t in TABLES}
+    size = per_object or settings.sink_flush_records
+    with LayoutWriter(root, topics, size) as writer:
+        for event in events:
+            writer.write("pin", json_line(event.pin))
+            writer.write("geo", json_line(event.geo))
+            writer.write("user", json_line(event.user))
+        for table, lines in (extra or {}).items():
+            for line in lines:
+                writer.write(table, line)
+        return writer.counts
+
+
+def upload(settings: Settings, root: Path, threads: int = 8) -> int:
+    """Copy every object under `root/topics/` into the bucket with the same key."""
+    s3 = clients_for(settings).s3()
+    files = sorted((root / "topics").rglob("*.json"))
+
+    def put(path: Path) -> None:
+        key = path.relative_to(root).as_posix()
+        s3.fput_object(settings.bucket, key, str(path), content_type="application/json")
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(put, files))
+    return len(files)
