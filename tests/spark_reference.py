@@ -161,9 +161,9 @@ def answers(
 
     group_followers: dict[str, list[int]] = defaultdict(list)
     for p, u in pu:
-        g = age_group(u["age"])
-        if g and p["follower_count"] is not None:
-            group_followers[g].append(p["follower_count"])
+        grp = age_group(u["age"])
+        if grp and p["follower_count"] is not None:
+            group_followers[grp].append(p["follower_count"])
     out["median_followers_by_age_group"] = sorted(
         ((g, float(statistics.median(v))) for g, v in group_followers.items()),
         key=lambda r: _GROUP_ORDER[r[0]],
@@ -191,9 +191,9 @@ def answers(
         if y is None or not 2015 <= y <= 2020 or p["follower_count"] is None:
             continue
         year_followers[y].append(p["follower_count"])
-        g = age_group(u["age"])
-        if g:
-            year_group_followers[(g, y)].append(p["follower_count"])
+        grp = age_group(u["age"])
+        if grp:
+            year_group_followers[(grp, y)].append(p["follower_count"])
     out["median_followers_by_join_year"] = sorted(
         (y, float(statistics.median(v))) for y, v in year_followers.items()
     )
