@@ -247,19 +247,24 @@ def _msk(ctx: Context, name: str) -> str:
     )
     ctx.steps[name] = "Kafka metadata request"
     errors: list[str] = []
-    conf = {
-        **ctx.clients.kafka_config(),
-        "error_cb": lambda err: errors.append(str(err)),
-        "socket.timeout.ms": int(ctx.step_timeout * 1000),
-        "log_level": 0,
-    }
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
+    admin = ctx.clients.kafka_admin(
+        error_cb=lambda err: errors.append(err.str()),
+        **{"socket.timeout.ms": int(ctx.step_timeout * 1000), "log_level": 0},
+    )
     try:
-        meta = AdminClient(conf).list_topics(timeout=ctx.step_timeout)
+        meta = admin.list_topics(timeout=ctx.step_timeout)
     except KafkaException as exc:
-        detail = "; ".join(errors[-2:]) or str(exc)
+        admin.poll(0.5)  # serve the queued error callbacks: they say why
+        # The first two distinct reasons; librdkafka repeats itself on every reconnect.
+        detail = "; ".join(list(dict.fromkeys(errors))[:2]) or exc.args[0].str()
+        if "SSL" in detail or "security.protocol" in detail:
+            raise CheckFailed(
+                "TLS",
+                f"{detail}: the brokers do not speak TLS on these ports; MSK's TLS listeners "
+                "are 9098 (IAM) and 9096 (SCRAM)",
+            ) from None
         if "SASL" in detail or "auth" in detail.lower():
             raise CheckFailed(
                 "auth",

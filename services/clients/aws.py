@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.session
 import certifi
 import urllib3
 from botocore.config import Config
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from minio import Minio
 from minio.credentials.credentials import Credentials
 from minio.credentials.providers import Provider
@@ -130,6 +132,19 @@ class AwsClients(ClientFactory):
             )
         return conf
 
+    # librdkafka asks `oauth_cb` for an MSK IAM token only while the application polls; an
+    # AdminClient whose first call is list_topics() would wait for a token that never comes.
+    # One poll(0) right after construction serves the request. Long-lived clients must keep
+    # polling (producers and consumers do anyway) so the token is refreshed.
+    def kafka_producer(self, **overrides: Any) -> Producer:
+        return _with_token(super().kafka_producer(**overrides))
+
+    def kafka_consumer(self, group_id: str, **overrides: Any) -> Consumer:
+        return _with_token(super().kafka_consumer(group_id, **overrides))
+
+    def kafka_admin(self, **overrides: Any) -> AdminClient:
+        return _with_token(super().kafka_admin(**overrides))
+
     # --- S3 -------------------------------------------------------------------------------
     def s3(self) -> Minio:
         p = self.profile(aws_profile.S3)
@@ -203,6 +218,16 @@ class TlsOnlyConnection(Connection):
                 "logs in in plaintext: check MYSQL_HOST is the RDS endpoint"
             )
         super()._request_authentication()  # type: ignore[misc]
+
+
+_Client = TypeVar("_Client", Producer, Consumer, AdminClient)
+
+
+def _with_token(client: _Client) -> _Client:
+    # Serves the token request librdkafka queued at construction (a no-op without oauth_cb;
+    # on a consumer with no subscription it returns no message).
+    client.poll(0)
+    return client
 
 
 def msk_iam_token_provider(region: str) -> Any:
