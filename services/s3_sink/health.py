@@ -27,7 +27,6 @@ class SinkCounters:
     landed_records: Counter[str] = field(default_factory=Counter)
     landed_objects: Counter[str] = field(default_factory=Counter)
     dead_lettered: Counter[str] = field(default_factory=Counter)
-    s3_failures: int = 0
     commit_failures: int = 0
     kafka_errors: int = 0
     last_error: str = ""

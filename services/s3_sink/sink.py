@@ -4,8 +4,8 @@ Delivery is at-least-once with idempotent names, and no offset is ever written t
 - an offset is committed to Kafka only after the object holding it is stored;
 - on assignment, the sink lists what already landed for the partition and resumes after it,
   so a replay after a crash never starts an object inside an existing one;
-- S3 failures are retried with back-off while the partitions are paused (memory stays
-  bounded, the consumer keeps its group membership); nothing is committed meanwhile.
+- failed uploads are retried with back-off while the affected partitions are paused (memory
+  stays bounded, the consumer keeps its group membership); nothing is committed meanwhile.
 """
 
 from __future__ import annotations
@@ -15,30 +15,27 @@ import threading
 import time
 from typing import Any
 
-import urllib3
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as TP
-from minio.error import MinioException
 
 from services.clients import clients_for
 from services.s3_sink.batches import Batch, PartitionState
 from services.s3_sink.config import SinkConfig
 from services.s3_sink.health import HealthBoard, SinkCounters
 from services.s3_sink.store import LandingStore
+from services.s3_sink.uploads import S3_FAILURES, Backoff, Key, Outcome, Uploader
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, int]
-
-#: What a failed S3 call can raise: an S3 error response, or the network under it.
-S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)
-
-BACKOFF_FIRST_S = 0.5
-BACKOFF_MAX_S = 8.0
 MAX_POLL_S = 0.5
+# While uploads are in flight, look for their outcome this often.
+INFLIGHT_POLL_S = 0.02
 PUBLISH_EVERY_S = 0.5
 CONSUME_BATCH = 1000
+UPLOAD_WORKERS = 4
+# How long a revocation or a shutdown waits for what is buffered to land.
+HANDOVER_S = 20.0
 
 
 class SinkError(RuntimeError):
@@ -51,7 +48,8 @@ class S3Sink:
         self.config = config
         self.board = board
         clients = clients_for(settings)
-        self.store = LandingStore(clients.s3(), config.bucket_template)
+        self.store = LandingStore(clients.s3(), config.bucket_template, settings.s3_endpoint)
+        self.uploads = Uploader(self.store, UPLOAD_WORKERS)
         self.consumer: Consumer = clients.kafka_consumer(
             config.group_id,
             **{
@@ -62,6 +60,9 @@ class S3Sink:
                 "partition.assignment.strategy": "cooperative-sticky",
                 # Bound what librdkafka prefetches while partitions wait for S3.
                 "queued.max.messages.kbytes": 16384,
+                # After a crash, the partitions move to the restarted sink within 10 s
+                # rather than the default 45 s.
+                "session.timeout.ms": 10000,
             },
         )
         self.counters = SinkCounters()
@@ -69,9 +70,6 @@ class S3Sink:
         self.paused: set[Key] = set()
         self.to_commit: dict[Key, int] = {}
         self.stop_event = threading.Event()
-        self._retry_at = 0.0
-        self._backoff = BACKOFF_FIRST_S
-        self._s3_ok = True
         self._next_publish = 0.0
         self._commit_retry_at = 0.0
         self._kafka_error_logged_at = 0.0
@@ -107,8 +105,7 @@ class S3Sink:
             self._on_message(message, now)
         for state in self.states.values():
             state.tick(now)
-        if now >= self._retry_at:
-            self._drain_all()
+        self._land()
         self._commit()
         self._flow_control()
         if now >= self._next_publish:
@@ -119,10 +116,9 @@ class S3Sink:
         log.info("stopping: landing what is buffered")
         for state in self.states.values():
             state.seal()
-        if self._s3_ok:
-            self._drain_all()
-        self._commit(force=True)
+        self._hand_over(set(self.states))
         self.consumer.close()
+        self.uploads.close()
         self._publish()
         log.info(
             "stopped: %d records in %d objects landed, %d dead-lettered",
@@ -134,14 +130,15 @@ class S3Sink:
     # --- consuming ------------------------------------------------------------------------
     def _poll_timeout(self) -> float:
         now = time.monotonic()
-        wake = now + MAX_POLL_S
+        wake = now + (INFLIGHT_POLL_S if self.uploads.inflight else MAX_POLL_S)
         for state in self.states.values():
             due = state.deadline()
             if due is not None:
                 wake = min(wake, due)
-        if self._retry_at > now:
-            wake = min(wake, self._retry_at)
-        return max(0.01, wake - now)
+        retry = self.uploads.next_retry(now)
+        if retry is not None:
+            wake = min(wake, retry)
+        return max(0.005, wake - now)
 
     def _on_message(self, message: Message, now: float) -> None:
         error = message.error()
@@ -177,54 +174,57 @@ class S3Sink:
         )
 
     # --- storing and committing -----------------------------------------------------------
-    def _drain_all(self) -> None:
-        for key, state in list(self.states.items()):
-            if not self._drain(key, state):
-                return
-        if not self._s3_ok:
-            log.info("S3 at %s is back: landing resumed", self.settings.s3_endpoint)
-        self._s3_ok = True
-        self._backoff = BACKOFF_FIRST_S
+    def _land(self, keys: set[Key] | None = None, timeout: float = 0.0) -> None:
+        """Take in finished uploads, then start the next one of each partition that may."""
+        self._apply(self.uploads.collect(keys, timeout))
+        now = time.monotonic()
+        for key, state in self.states.items():
+            if not state.pending or (keys is not None and key not in keys):
+                continue
+            if self.uploads.can_submit(key, now):
+                self.uploads.submit(key, state.pending[0])
 
-    def _drain(self, key: Key, state: PartitionState) -> bool:
-        """Store the partition's sealed items in order; False (and back off) on a failure."""
-        while state.pending:
-            item = state.pending[0]
-            try:
-                object_name = self.store.put(item)
-            except S3_FAILURES as exc:
-                self._on_s3_failure(exc)
-                return False
-            state.pending.popleft()
-            self.to_commit[key] = item.next_offset
+    def _apply(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.error is not None:
+                self.counters.last_error = f"s3: {outcome.error}"
+                continue
+            state = self.states.get(outcome.key)
+            if state is None or not state.pending or state.pending[0] is not outcome.item:
+                continue  # revoked meanwhile: the new owner resumes after what landed
+            item = state.pending.popleft()
+            self.to_commit[outcome.key] = item.next_offset
             if isinstance(item, Batch):
                 self.counters.landed_records[item.topic] += len(item.lines)
                 self.counters.landed_objects[item.topic] += 1
                 self.counters.last_landed_at = time.time()
-                log.info("landed %s (%d records)", object_name, len(item.lines))
+                log.info("landed %s (%d records)", outcome.object_name, len(item.lines))
             else:
                 self.counters.dead_lettered[item.topic] += 1
                 log.warning(
                     "dead-lettered %s offset %d to %s: %s",
                     item.topic,
                     item.offset,
-                    object_name,
+                    outcome.object_name,
                     item.reason,
                 )
-        return True
 
-    def _on_s3_failure(self, exc: BaseException) -> None:
-        self.counters.s3_failures += 1
-        self.counters.last_error = f"s3: {exc}"
-        log.warning(
-            "cannot store in S3 at %s (S3_ENDPOINT): %s; retrying in %.1f s, nothing committed",
-            self.settings.s3_endpoint,
-            exc,
-            self._backoff,
-        )
-        self._s3_ok = False
-        self._retry_at = time.monotonic() + self._backoff
-        self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+    def _hand_over(self, keys: set[Key]) -> None:
+        """Land what these partitions hold (bounded wait), then commit it."""
+        deadline = time.monotonic() + HANDOVER_S
+        while time.monotonic() < deadline:
+            waiting = [k for k in keys if k in self.states and self.states[k].pending]
+            if not waiting or self.uploads.server_down:
+                break
+            self._land(keys, timeout=0.2)
+            if not any(k in self.uploads.inflight for k in keys):
+                retry = self.uploads.next_retry(time.monotonic())
+                if retry is None or retry > deadline:
+                    break
+                time.sleep(max(0.0, retry - time.monotonic()))
+        # Whatever is still uploading: take its outcome if it finishes soon.
+        self._apply(self.uploads.collect(keys, timeout=2.0))
+        self._commit(force=True)
 
     def _commit(self, *, force: bool = False) -> None:
         if not self.to_commit or (not force and time.monotonic() < self._commit_retry_at):
@@ -242,17 +242,17 @@ class S3Sink:
         self.to_commit.clear()
 
     def _flow_control(self) -> None:
+        now = time.monotonic()
         pause: list[TP] = []
         resume: list[TP] = []
+        limit = self.config.flush_records
         for key, state in self.states.items():
-            # Sealed data waits only while S3 fails or lags: stop fetching until it drains.
-            backlog = state.pending_records >= self.config.flush_records or (
-                not self._s3_ok and state.pending
-            )
-            if backlog and key not in self.paused:
+            blocked = bool(state.pending) and self.uploads.blocked(self.store.bucket(key[0]), now)
+            # Sealed data piles up only while S3 fails or lags: stop fetching until it drains.
+            if (blocked or state.pending_records >= 2 * limit) and key not in self.paused:
                 pause.append(TP(*key))
                 self.paused.add(key)
-            elif not state.pending and key in self.paused:
+            elif key in self.paused and not blocked and state.pending_records < limit:
                 resume.append(TP(*key))
                 self.paused.discard(key)
         if pause:
@@ -273,10 +273,8 @@ class S3Sink:
             key = (tp.topic, tp.partition)
             landed = self._landed_next(key)
             starts = [o for o in (committed.get(key), landed) if o is not None]
-            if starts:
-                tp.offset = max(starts)
-            else:
-                tp.offset = OFFSET_INVALID  # no commit, nothing landed: auto.offset.reset
+            # No commit and nothing landed: OFFSET_INVALID lets auto.offset.reset decide.
+            tp.offset = max(starts) if starts else OFFSET_INVALID
             self.states[key] = self._new_state(*key)
             log.info(
                 "assigned %s[%d]: committed %s, landed up to %s, starting at %s",
@@ -289,40 +287,46 @@ class S3Sink:
         consumer.incremental_assign(partitions)
 
     def _landed_next(self, key: Key) -> int | None:
+        backoff = Backoff()
         while True:
             try:
                 return self.store.landed_next(*key)
             except S3_FAILURES as exc:
                 if self.stop_event.is_set():
-                    raise SinkError("stopping while S3 is unreachable") from exc
-                self._on_s3_failure(exc)
+                    raise SinkError("stopping while S3 cannot be listed") from exc
+                self.counters.last_error = f"s3: {exc}"
+                wait_s = backoff.failed(time.monotonic())
+                log.warning(
+                    "cannot list what landed for %s[%d] in S3 at %s: %s; retrying in %.1f s "
+                    "(the partition cannot start before it knows)",
+                    *key,
+                    self.settings.s3_endpoint,
+                    exc,
+                    wait_s,
+                )
                 self._publish()
-                # Inside the rebalance callback: nothing can be consumed until this is known.
-                self.stop_event.wait(max(0.0, self._retry_at - time.monotonic()))
+                self.stop_event.wait(wait_s)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TP]) -> None:
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            state = self.states.pop(key, None)
-            if state is not None and self._s3_ok:
-                # Land what we hold before another member takes over; if this fails, that
-                # member replays it (and resumes after whatever did land).
-                state.seal()
-                self._drain(key, state)
-        self._commit(force=True)
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            self.to_commit.pop(key, None)
-            self.paused.discard(key)
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        for key in keys:
+            if key in self.states:
+                self.states[key].seal()
+        # Land what we hold before another member takes over; what does not land in time,
+        # that member replays (and resumes after whatever did land).
+        self._hand_over(keys)
+        self._forget(keys)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TP]) -> None:
         # Another member may own these already: do not write or commit for them.
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
+        log.warning("lost %d partitions (session timed out); buffers dropped", len(partitions))
+
+    def _forget(self, keys: set[Key]) -> None:
+        for key in keys:
             self.states.pop(key, None)
             self.to_commit.pop(key, None)
             self.paused.discard(key)
-        log.warning("lost %d partitions (session timed out); buffers dropped", len(partitions))
 
     # --- health ---------------------------------------------------------------------------
     def _publish(self) -> None:
@@ -339,10 +343,16 @@ class S3Sink:
         for topic, entry in topics.items():
             entry["landed_records"] = c.landed_records[topic]
             entry["dead_lettered"] = c.dead_lettered[topic]
+        if self.uploads.server_down:
+            status = "s3-unavailable"
+        elif self.uploads.failing:
+            status = "degraded"
+        else:
+            status = "ok"
         self.board.publish(
             {
                 "service": "s3-sink",
-                "status": "ok" if self._s3_ok else "s3-unavailable",
+                "status": status,
                 "group_id": self.config.group_id,
                 "subscription": self.config.subscription,
                 "assigned_partitions": len(self.states),
@@ -352,7 +362,8 @@ class S3Sink:
                 "landed_records": c.landed_records.total(),
                 "landed_objects": c.landed_objects.total(),
                 "dead_lettered": c.dead_lettered.total(),
-                "s3_failures": c.s3_failures,
+                "s3_failures": self.uploads.failures,
+                "failing_buckets": dict(self.uploads.failing),
                 "commit_failures": c.commit_failures,
                 "kafka_errors": c.kafka_errors,
                 "last_error": c.last_error,

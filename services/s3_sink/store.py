@@ -31,9 +31,10 @@ _BUCKET_TAKEN = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
 
 class LandingStore:
-    def __init__(self, s3: Minio, bucket_template: str) -> None:
+    def __init__(self, s3: Minio, bucket_template: str, endpoint: str) -> None:
         self.s3 = s3
         self.bucket_template = bucket_template
+        self.endpoint = endpoint
         self._buckets_ready: set[str] = set()
 
     def bucket(self, topic: str) -> str:
