@@ -1,4 +1,7 @@
-"""`python -m services.aws check|export`: the AWS preflight and the AWS-side configuration."""
+"""`python -m services.aws check|export`: the AWS preflight and the AWS-side configuration.
+
+Exit status: 0 all good; 1 `check` found a FAIL; 2 bad settings or the folder is unwritable.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.settings import PROJECT_ROOT, SettingsError, load_settings
+from services.s3_sink.config import SinkConfigError
+from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.aws", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="try every AWS endpoint; print a table with fixes")
@@ -21,24 +25,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     export = sub.add_parser("export", help="write the AWS-side configuration into build/aws/")
     export.add_argument("--out", type=Path, default=PROJECT_ROOT / "build" / "aws")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    from services.aws.preflight import print_table, run_preflight
+
+    rows = run_preflight(settings, deadline_s=args.deadline, step_timeout_s=args.step_timeout)
+    print_table(rows)
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from services.aws.export import export_all
 
     try:
-        settings = load_settings()
-        if args.command == "check":
-            from services.aws.preflight import print_table, run_preflight
-
-            rows = run_preflight(
-                settings, deadline_s=args.deadline, step_timeout_s=args.step_timeout
-            )
-            print_table(rows)
-            return 0 if all(r.ok for r in rows) else 1
-
-        from services.aws.export import export_all
-
         written = export_all(settings, args.out)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: cannot write into {args.out} ({exc}): pass --out DIR", file=sys.stderr)
         return 2
     for path in written.files:
         print(f"  {path.relative_to(written.folder)}")
@@ -46,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     print(written.folder)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return _check(settings, args) if args.command == "check" else _export(settings, args)
+    except (SettingsError, SinkConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

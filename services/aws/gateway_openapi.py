@@ -31,12 +31,21 @@ def gateway_spec(profile: AwsProfile, ec2: HostPort) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path in GATEWAY_PATHS:
         item = copy.deepcopy(source["paths"][path])
-        params = [p["name"] for p in item.get("parameters", []) if p.get("in") == "path"]
+        # Parameters on each operation, not on the path item: API Gateway maps
+        # `method.request.path.<name>` from the method's own declared parameters.
+        shared = item.pop("parameters", [])
+        names = [p["name"] for p in shared if p.get("in") == "path"]
         for method in ("get", "post", "put", "delete"):
-            if method in item:
-                item[method]["x-amazon-apigateway-integration"] = _integration(
-                    method, f"http://{ec2.host}:{ec2.port}{path}", params
-                )
+            if method not in item:
+                continue
+            op = item[method]
+            own = {(p["name"], p["in"]) for p in op.get("parameters", [])}
+            op["parameters"] = [p for p in shared if (p["name"], p["in"]) not in own] + op.get(
+                "parameters", []
+            )
+            op["x-amazon-apigateway-integration"] = _integration(
+                method, f"http://{ec2.host}:{ec2.port}{path}", names
+            )
         paths[path] = item
 
     schemas = source["components"]["schemas"]

@@ -79,6 +79,10 @@ def test_openapi_is_valid_openapi_3_with_http_proxy_integrations(
     assert integration["requestParameters"] == {
         "integration.request.path.topic": "method.request.path.topic"
     }
+    # API Gateway maps method.request.path.topic from the operation's own parameters.
+    for op in ("get", "post"):
+        declared = spec["paths"]["/topics/{topic}"][op]["parameters"]
+        assert [(p["name"], p["in"], p["required"]) for p in declared] == [("topic", "path", True)]
     get = spec["paths"]["/topics/{topic}"]["get"]["x-amazon-apigateway-integration"]
     assert get["httpMethod"] == "GET"
     # The stage and region of REST_PROXY_URL are the server defaults.
