@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from services.settings import Settings, SettingsError
+from services.settings import TABLES, Settings, SettingsError
 
 # Which client or command needs a variable. A Spark job on Databricks needs S3 only, the
 # emulator MySQL and the REST URL: each asks for its own groups, not for everything.
@@ -162,7 +162,6 @@ _BY_NAME = {v.name: v for v in VARIABLES}
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _EXECUTE_API = re.compile(r"^([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 _MSK_HOST = re.compile(r"\.kafka(?:-serverless)?\.([a-z0-9-]+)\.amazonaws\.com$")
-_RDS_HOST = re.compile(r"\.([a-z0-9-]+)\.rds\.amazonaws\.com$")
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ class AwsProfile:
 
     @property
     def topics(self) -> list[str]:
-        return [f"{self.user_id}.{t}" for t in ("pin", "geo", "user")]
+        return [f"{self.user_id}.{t}" for t in TABLES]
 
     @property
     def s3_host(self) -> str:
@@ -458,11 +457,6 @@ def _mask_url(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":****@")
     return url
-
-
-def region_of_rds(host: str) -> str:
-    m = _RDS_HOST.search(host)
-    return m.group(1) if m else ""
 
 
 # --- documentation ----------------------------------------------------------------------------
