@@ -50,13 +50,13 @@ def ensure_table(spark: SparkSession, settings: Settings, table: str) -> None:
     Creating up front (rather than on the first append) lets `show` and the batch job read
     an empty table before any event arrives, and fixes the schema the appends must match.
     """
-    path = table_path(settings, table)
-    if not DeltaTable.isDeltaTable(spark, path):
-        DeltaTable.createIfNotExists(spark).location(path).addColumns(
-            schema_of(spark, table)
-        ).execute()
-    # The local catalog lives as long as the session: register the name each time.
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {quoted(table_name(settings, table))} "
-        f"USING DELTA LOCATION '{path}'"
+    # IF NOT EXISTS on an existing table only names it, after checking that its schema is
+    # the one given: a table written by an older cleaning fails here, not mid-stream.
+    # The local catalog lives as long as the session, so the name is registered each time.
+    (
+        DeltaTable.createIfNotExists(spark)
+        .tableName(quoted(table_name(settings, table)))
+        .location(table_path(settings, table))
+        .addColumns(schema_of(spark, table))
+        .execute()
     )
