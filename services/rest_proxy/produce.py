@@ -45,7 +45,7 @@ async def produce_records(
     for _key, _value, partition in records:
         if partition is not None and partition >= partitions:
             raise ProxyError(404, "Partition not found.", PARTITION_NOT_FOUND)
-    results = await state.producer.produce(topic, records)
+    results = await state.producer.produce(topic, records, partitions)
     failed = [r for r in results if r.error_code is not None]
     if failed and len(failed) == len(results):
         # Nothing was written: answer with one error instead of a 200 the client might

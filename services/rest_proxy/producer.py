@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from services.rest_proxy.errors import KAFKA_ERROR, KAFKA_RETRIABLE_ERROR
+from services.rest_proxy.partitioner import assign
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +68,37 @@ def _failed(err: KafkaError) -> RecordResult:
 
 
 class _Batch:
-    """Results of one request; resolves its future when the last record is settled."""
+    """Delivery reports of one request, one list per partition, in production order.
 
-    __slots__ = ("future", "lock", "loop", "pending", "results")
+    librdkafka reports a partition's messages in the order they were produced, so the
+    k-th report of partition p belongs to the k-th record this request sent to p. Each
+    report is reduced to an int (the offset) or a KafkaError at once: keeping the
+    Message objects alive until the response costs more than everything else per record.
+    The future resolves once `expected` reports are in; `expected` is known only after
+    enqueueing, so both the poll thread and the event loop check for the end.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, n: int) -> None:
+    __slots__ = ("expected", "future", "loop", "received")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
-        self.results: list[RecordResult | None] = [None] * n
-        self.pending = n
-        # Settled from the poll thread (delivery) and the event loop (enqueue failures).
-        self.lock = threading.Lock()
+        self.received = 0  # written by the poll thread only
+        self.expected = -1
 
-    def settle(self, i: int, result: RecordResult) -> None:
-        with self.lock:
-            if self.results[i] is not None:
-                return
-            self.results[i] = result
-            self.pending -= 1
-            last = self.pending == 0
-        if last:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
-
-    def callback(self, i: int) -> Any:
+    def collector(self, out: list[int | KafkaError]) -> Any:
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            if err is None:
-                self.settle(i, RecordResult(msg.partition(), msg.offset(), None, None))
-            else:
-                self.settle(i, _failed(err))
+            out.append(msg.offset() if err is None else err)
+            self.received += 1
+            if self.received == self.expected:
+                self.loop.call_soon_threadsafe(_resolve, self.future)
 
         return on_delivery
+
+    def enqueued(self, n: int) -> None:
+        self.expected = n
+        if self.received >= n:
+            _resolve(self.future)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -131,38 +133,67 @@ class AsyncProducer:
         while not self._stop.is_set():
             self._producer.poll(0.05)
 
-    async def produce(self, topic: str, records: Sequence[OutRecord]) -> list[RecordResult]:
-        loop = asyncio.get_running_loop()
-        batch = _Batch(loop, len(records))
-        deadline = time.monotonic() + self._timeout_s
-        produce = self._producer.produce
-        for i, (key, value, partition) in enumerate(records):
-            cb = batch.callback(i)
-            while True:
-                try:
-                    if partition is None:
-                        produce(topic, value, key, on_delivery=cb)
-                    else:
-                        produce(topic, value, key, partition, on_delivery=cb)
-                    break
-                except BufferError:
-                    # The local queue is full: give the poll thread time to drain it.
-                    if time.monotonic() > deadline:
-                        batch.settle(i, _failed(KafkaError(KafkaError._QUEUE_FULL)))
-                        break
-                    await asyncio.sleep(0.005)
-                except KafkaException as exc:
-                    batch.settle(i, _failed(exc.args[0]))
-                    break
-        # librdkafka's message.timeout.ms guarantees every callback fires; the extra
-        # margin only guards against a wedged client so no request waits forever.
+    async def produce(
+        self, topic: str, records: Sequence[OutRecord], partitions: int = 1
+    ) -> list[RecordResult]:
+        assigned = assign([r[0] for r in records], [r[2] for r in records], partitions)
+        # Indices of the records going to each partition, in production order.
+        by_partition: dict[int, list[int]] = {}
+        for i, p in enumerate(assigned):
+            by_partition.setdefault(p, []).append(i)
+        batch = _Batch(asyncio.get_running_loop())
+        results: list[RecordResult | None] = [None] * len(records)
+        queued = 0
+        reports: list[tuple[int, list[int], list[int | KafkaError]]] = []
+        for p, indices in by_partition.items():
+            # produce_batch ignores a per-message partition: one call per partition.
+            messages = [{"value": records[i][1], "key": records[i][0]} for i in indices]
+            out: list[int | KafkaError] = []
+            queued += await self._enqueue(topic, p, messages, batch.collector(out))
+            sent = []
+            for i, m in zip(indices, messages, strict=True):
+                if "_error" in m:
+                    results[i] = _failed(m["_error"])
+                else:
+                    sent.append(i)
+            reports.append((p, sent, out))
+        batch.enqueued(queued)
+        # librdkafka's message.timeout.ms guarantees every report; the extra margin only
+        # guards against a wedged client, so that no request waits forever.
         try:
             await asyncio.wait_for(asyncio.shield(batch.future), self._timeout_s + 5.0)
         except TimeoutError:
-            timeout = RecordResult(None, None, KAFKA_RETRIABLE_ERROR, "Delivery timed out", None)
-            for i in range(len(records)):
-                batch.settle(i, timeout)
-        return [r if r is not None else _missing() for r in batch.results]
+            log.error("delivery reports overdue for %d records to %s", queued, topic)
+        for p, sent, out in reports:
+            for i, report in zip(sent, list(out), strict=False):
+                if isinstance(report, int):
+                    results[i] = RecordResult(p, report, None, None)
+                else:
+                    results[i] = _failed(report)
+        return [r if r is not None else _missing() for r in results]
+
+    async def _enqueue(
+        self, topic: str, partition: int, messages: list[dict[str, Any]], on_delivery: Any
+    ) -> int:
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                return int(
+                    self._producer.produce_batch(
+                        topic, messages, partition=partition, on_delivery=on_delivery
+                    )
+                )
+            except BufferError:
+                # The local queue is full: let the poll thread drain it, then try again.
+                error = KafkaError(KafkaError._QUEUE_FULL)
+                if time.monotonic() <= deadline:
+                    await asyncio.sleep(0.005)
+                    continue
+            except KafkaException as exc:
+                error = exc.args[0]
+            for m in messages:
+                m["_error"] = error
+            return 0
 
 
 def _missing() -> RecordResult:

@@ -326,3 +326,54 @@ def test_broker_unavailable_is_503_within_bounds(module_ns: Settings) -> None:
         error(requests.get(f"{dead.rest_proxy_url}/topics", timeout=30), 503, 50003)
         legacy = requests.post(f"{dead.legacy_api_url}/pin/", json={"a": 1}, timeout=30)
         error(legacy, 503, 50003)
+
+
+# --- several partitions ------------------------------------------------------------------
+
+
+def test_partitions_match_the_java_client(proxy: Settings) -> None:
+    """Keyed records land where librdkafka's murmur2 (= Java's default) puts them; an
+    explicit partition is honoured; per-record offsets match the log. The topic is created
+    after the proxy started, so this also covers the metadata refresh on a cache miss."""
+    from confluent_kafka.admin import NewTopic
+
+    topic, mirror = f"{proxy.pipeline_user_id}.multi", f"{proxy.pipeline_user_id}.mirror"
+    admin = clients_for(proxy).kafka_admin()
+    for future in admin.create_topics([NewTopic(t, 4, 1) for t in (topic, mirror)]).values():
+        future.result(30)
+    keys = [f"user-{i}" for i in range(40)]
+    records: list[dict[str, Any]] = [{"key": k, "value": {"i": i}} for i, k in enumerate(keys)]
+    records.append({"value": {"explicit": True}, "partition": 3})
+    response = post(proxy, f"/topics/{topic}", {"records": records})
+    assert response.status_code == 200, response.text
+    offsets = response.json()["offsets"]
+    assert all(o["error_code"] is None for o in offsets)
+    assert offsets[-1]["partition"] == 3
+
+    reference = clients_for(proxy).kafka_producer(partitioner="murmur2_random")
+    expected: dict[str, int] = {}
+    for k in keys:
+        reference.produce(
+            mirror,
+            b"x",
+            orjson.dumps(k),
+            on_delivery=lambda e, m: expected.setdefault(m.key().decode(), m.partition()),
+        )
+    reference.flush(30)
+    assert [o["partition"] for o in offsets[:-1]] == [
+        expected[orjson.dumps(k).decode()] for k in keys
+    ]
+    assert len({o["partition"] for o in offsets}) > 1
+
+    consumer = clients_for(proxy).kafka_consumer(f"check-{uuid.uuid4().hex}")
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(4)])
+        stored: dict[tuple[int, int], Any] = {}
+        deadline = time.monotonic() + 20
+        while len(stored) < len(records) and time.monotonic() < deadline:
+            for msg in consumer.consume(500, 1.0):
+                stored[(msg.partition(), msg.offset())] = orjson.loads(msg.value())
+    finally:
+        consumer.close()
+    for record, o in zip(records, offsets, strict=True):
+        assert stored[(o["partition"], o["offset"])] == record["value"]

@@ -12,14 +12,21 @@ from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.records import (
     BINARY_V2,
     JSON_V2,
+    PARSERS,
+    Parser,
     check_size,
     embedded_format,
     media_type,
     parse_event,
-    parse_records,
 )
 
 pytestmark = pytest.mark.unit
+
+
+# Every test runs against each parser this environment has (msgspec is optional).
+@pytest.fixture(params=sorted(PARSERS))
+def parse_records(request: pytest.FixtureRequest) -> Parser:
+    return PARSERS[request.param]
 
 
 def _status(fn: Callable[..., object], *args: object) -> tuple[int, int]:
@@ -50,9 +57,12 @@ def test_size_limit_is_413_and_names_the_setting() -> None:
     assert _status(check_size, "abc", 10) == (400, 400)
 
 
-def test_malformed_json_is_400() -> None:
+def test_malformed_json_is_400(parse_records: Parser) -> None:
     assert _status(parse_records, b'{"records": [', "json") == (400, 400)
     assert _status(parse_records, b"", "json") == (400, 400)
+    # Inside a value too, and trailing bytes after the object.
+    assert _status(parse_records, b'{"records": [{"value": {"a": tru}}]}', "json") == (400, 400)
+    assert _status(parse_records, b'{"records": [{"value": 1}]} x', "json") == (400, 400)
 
 
 @pytest.mark.parametrize(
@@ -69,11 +79,13 @@ def test_malformed_json_is_400() -> None:
         b'{"records": [{"value": 1, "partition": true}]}',
     ],
 )
-def test_valid_json_that_is_not_a_produce_request_is_422(body: bytes) -> None:
+def test_valid_json_that_is_not_a_produce_request_is_422(
+    body: bytes, parse_records: Parser
+) -> None:
     assert _status(parse_records, body, "json") == (422, 422)
 
 
-def test_json_records_are_encoded_as_json_in_order() -> None:
+def test_json_records_are_encoded_as_json_in_order(parse_records: Parser) -> None:
     body = orjson.dumps(
         {
             "records": [
@@ -91,11 +103,22 @@ def test_json_records_are_encoded_as_json_in_order() -> None:
     ]
 
 
-def test_binary_records_are_base64_decoded() -> None:
+def test_values_with_whitespace_stay_the_same_json(parse_records: Parser) -> None:
+    body = b'{"records": [ {"value" : { "a" : [1, 2.5, "x y"] , "b": null } } ]}'
+    ((key, value, partition),) = parse_records(body, "json")
+    assert (key, partition) == (None, None)
+    assert value is not None and orjson.loads(value) == {"a": [1, 2.5, "x y"], "b": None}
+
+
+def test_binary_records_are_base64_decoded(parse_records: Parser) -> None:
     key, value = base64.b64encode(b"\x00key").decode(), base64.b64encode(b"hello").decode()
     out = parse_records(orjson.dumps({"records": [{"key": key, "value": value}]}), "binary")
     assert out == [(b"\x00key", b"hello", None)]
     assert _status(parse_records, b'{"records": [{"value": "not base64!"}]}', "binary")[0] == 422
+    assert (
+        _status(parse_records, b'{"records": [{"value": "aGk=", "partition": -2}]}', "binary")[0]
+        == 422
+    )
     assert _status(parse_records, b'{"records": [{"value": 12}]}', "binary")[0] == 422
 
 
