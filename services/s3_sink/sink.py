@@ -73,6 +73,7 @@ class S3Sink:
         self._next_publish = 0.0
         self._commit_retry_at = 0.0
         self._kafka_error_logged_at = 0.0
+        self._listing_error = ""
 
     # --- lifecycle ------------------------------------------------------------------------
     def stop(self) -> None:
@@ -290,11 +291,13 @@ class S3Sink:
         backoff = Backoff()
         while True:
             try:
-                return self.store.landed_next(*key)
+                landed = self.store.landed_next(*key)
+                self._listing_error = ""
+                return landed
             except S3_FAILURES as exc:
                 if self.stop_event.is_set():
                     raise SinkError("stopping while S3 cannot be listed") from exc
-                self.counters.last_error = f"s3: {exc}"
+                self.counters.last_error = self._listing_error = f"s3: {exc}"
                 wait_s = backoff.failed(time.monotonic())
                 log.warning(
                     "cannot list what landed for %s[%d] in S3 at %s: %s; retrying in %.1f s "
@@ -343,27 +346,28 @@ class S3Sink:
         for topic, entry in topics.items():
             entry["landed_records"] = c.landed_records[topic]
             entry["dead_lettered"] = c.dead_lettered[topic]
-        if self.uploads.server_down:
+        if self.uploads.server_down or self._listing_error:
             status = "s3-unavailable"
         elif self.uploads.failing:
             status = "degraded"
         else:
             status = "ok"
+        # The first four scalars are what `make status` shows.
         self.board.publish(
             {
-                "service": "s3-sink",
                 "status": status,
+                "lag": total_lag,
+                "landed_records": c.landed_records.total(),
+                "dead_lettered": c.dead_lettered.total(),
+                "service": "s3-sink",
                 "group_id": self.config.group_id,
                 "subscription": self.config.subscription,
                 "assigned_partitions": len(self.states),
                 "paused_partitions": len(self.paused),
-                "lag": total_lag,
                 "buffered_records": sum(s.buffered_records for s in self.states.values()),
-                "landed_records": c.landed_records.total(),
                 "landed_objects": c.landed_objects.total(),
-                "dead_lettered": c.dead_lettered.total(),
                 "s3_failures": self.uploads.failures,
-                "failing_buckets": dict(self.uploads.failing),
+                "failing_buckets": {b: e[:200] for b, e in self.uploads.failing.items()},
                 "commit_failures": c.commit_failures,
                 "kafka_errors": c.kafka_errors,
                 "last_error": c.last_error,

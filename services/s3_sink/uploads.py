@@ -81,7 +81,14 @@ class Uploader:
         return self.server.waiting(now) or (backoff is not None and backoff.waiting(now))
 
     def can_submit(self, key: Key, now: float) -> bool:
-        return key not in self.inflight and not self.blocked(self.store.bucket(key[0]), now)
+        bucket = self.store.bucket(key[0])
+        if key in self.inflight or self.blocked(bucket, now):
+            return False
+        # A refused write can take seconds (the client retries 5xx answers): let only one
+        # failing bucket retry at a time, so the healthy ones always have workers.
+        return bucket not in self.failing or not any(
+            self.store.bucket(k[0]) in self.failing for k in self.inflight
+        )
 
     def submit(self, key: Key, item: Pending) -> None:
         self.inflight[key] = (self.pool.submit(self.store.put, item), item)

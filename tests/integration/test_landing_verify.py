@@ -24,17 +24,15 @@ from services.landing import verify, wait_until_landed
 from services.s3_sink.layout import dead_letter_key, object_key
 from services.s3_sink.process import settings_env
 from services.settings import PROJECT_ROOT, Settings
-from tests.integration.test_s3_sink import PrivateS3, private_s3
+from tests.integration.test_s3_sink import PrivateS3, private_namespace, private_s3
 
 pytestmark = pytest.mark.integration
 __all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink tests
 
 
 @pytest.fixture
-def target(ns: Settings, private_s3: PrivateS3) -> Settings:
-    settings = ns.model_copy(update={"s3_endpoint": private_s3.endpoint})
-    clients_for(settings).s3().make_bucket(settings.bucket)
-    return settings
+def target(stack: Settings, private_s3: PrivateS3) -> Settings:
+    return private_namespace(stack, private_s3)
 
 
 def make_topic(settings: Settings) -> str:

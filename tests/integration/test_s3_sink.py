@@ -2,7 +2,8 @@
 
 Every test runs its own sink process, restricted to a fresh namespace, writing into a private
 SeaweedFS started for this module: the tests can crash the sink and stop S3 without touching
-the shared stack (whose own sink also lands these namespaces, into the shared S3).
+the shared stack. (The stack's own sink lands these namespaces too, into the stack's S3,
+where these tests never look.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
 from services.landing import LandingVerifier, wait_until_landed
@@ -108,19 +110,31 @@ def private_s3(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     server.stop()
 
 
+def private_namespace(stack: Settings, private_s3: PrivateS3) -> Settings:
+    """A fresh namespace whose topics are on the stack's Kafka and whose bucket is in the
+    private S3 (the stack's S3 is not involved at all)."""
+    settings = stack.model_copy(
+        update={"pipeline_user_id": f"t{uuid.uuid4().hex[:10]}", "s3_endpoint": private_s3.endpoint}
+    )
+    admin = clients_for(settings).kafka_admin()
+    topics = [*settings.topics, settings.streaming_topic("pin")]
+    futures = admin.create_topics([NewTopic(t, settings.kafka_topic_partitions, 1) for t in topics])
+    for future in futures.values():
+        future.result(30)
+    clients_for(settings).s3().make_bucket(settings.bucket)
+    return settings
+
+
 @pytest.fixture
-def target(ns: Settings, private_s3: PrivateS3) -> Settings:
+def target(stack: Settings, private_s3: PrivateS3) -> Settings:
     """The test's namespace, landing into the private S3, with a fast rotation."""
-    settings = ns.model_copy(
+    return private_namespace(stack, private_s3).model_copy(
         update={
-            "s3_endpoint": private_s3.endpoint,
             "sink_health_port": free_port(),
             "sink_flush_records": 100,
             "sink_flush_seconds": 1.0,
         }
     )
-    clients_for(settings).s3().make_bucket(settings.bucket)
-    return settings
 
 
 def sink_for(settings: Settings, tmp_path: Path, **overrides: object) -> SinkProcess:
