@@ -70,10 +70,7 @@ def run(
         end = bounds.last + 1 if count is None else min(bounds.last + 1, begin + count)
         summary.start_index = summary.next_index = begin
         summary.last_index = end - 1
-        if previous is not None and previous.complete and start is None:
-            log.info(
-                "checkpoint %s: replay already complete; pass --restart to replay again", checkpoint
-            )
+        if begin > bounds.last:
             summary.already_complete = summary.complete = True
             return summary
         sender.preflight(list(topics.values()))
@@ -122,16 +119,21 @@ def _first_index(
         return start
     if previous is None:
         return bounds.first
-    if (previous.database, previous.user_id, previous.target) != (
+    if (previous.database, previous.user_id, previous.target, previous.last_index) != (
         settings.mysql_database,
         settings.pipeline_user_id,
         target,
+        bounds.last,
     ):
         raise EmulatorError(
-            f"checkpoint {path} belongs to another run (database {previous.database}, user "
-            f"{previous.user_id}, target {previous.target}): pass --restart or --checkpoint"
+            f"checkpoint {path} belongs to another run (database {previous.database} up to "
+            f"index {previous.last_index}, user {previous.user_id}, target {previous.target}): "
+            "pass --restart to replay from the start, or another --checkpoint"
         )
-    log.info("resuming from checkpoint %s at index %d", path, previous.next_index)
+    if previous.complete:
+        log.info("checkpoint %s: replay already complete; --restart replays again", path)
+    else:
+        log.info("resuming from checkpoint %s at index %d", path, previous.next_index)
     return max(previous.next_index, bounds.first)
 
 

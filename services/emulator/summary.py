@@ -47,5 +47,10 @@ class ReplaySummary(Summary):
     already_complete: bool = False
 
     def line(self) -> str:
+        if self.already_complete:
+            return (
+                "replay: already complete according to the checkpoint, nothing sent "
+                "(--restart replays every event again)"
+            )
         state = "complete" if self.complete else f"stopped before index {self.next_index}"
         return f"{super().line()}; indexes {self.start_index}..{self.last_index} {state}"

@@ -30,6 +30,7 @@ from seed_data.reader import READER_HOSTS
 from services.clients import clients_for
 from services.emulator import checkpoint as ckpt
 from services.emulator import cli, live, replay
+from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
 from services.rest_proxy.process import ProxyProcess, free_port, settings_env, with_free_ports
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
@@ -376,3 +377,19 @@ def test_retries_are_bounded_by_max_retries(
     assert (
         "gave up on 1 records" in out and "after 2 retries" in out and "retried 2, failed 1" in out
     )
+
+
+def test_a_checkpoint_of_another_run_is_refused(ens: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "cp.json"
+    ckpt.save(
+        path,
+        ckpt.Checkpoint(
+            next_index=100,
+            last_index=11_152,  # written against a bigger data set
+            database=ens.mysql_database,
+            user_id=ens.pipeline_user_id,
+            target="rest",
+        ),
+    )
+    with pytest.raises(EmulatorError, match="--restart"):
+        replay.run(ens, checkpoint=path, progress=False)
