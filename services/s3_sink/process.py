@@ -85,7 +85,8 @@ class SinkProcess:
                 self.args, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.wait_for(
-            lambda h: h.get("assigned_partitions", 0) >= ready_partitions,
+            lambda h: h.get("status") != "starting"
+            and h.get("assigned_partitions", 0) >= ready_partitions,
             timeout,
             f"{ready_partitions} partitions assigned",
         )

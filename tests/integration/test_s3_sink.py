@@ -347,3 +347,32 @@ def test_invalid_records_are_dead_lettered_and_counted(target: Settings, tmp_pat
     for offset in (0, 2, 4):
         body = s3.get_object(target.bucket, object_key(topic, 0, offset)).read()
         assert body == (sent[offset] or b"") + b"\n"
+
+
+def test_a_namespace_created_after_the_sink_started_is_picked_up(
+    stack: Settings, private_s3: PrivateS3, tmp_path: Path
+) -> None:
+    """The regex subscription finds new topics by itself (metadata refresh every 2 s)."""
+    user_id = f"t{uuid.uuid4().hex[:10]}"
+    later = stack.model_copy(
+        update={
+            "pipeline_user_id": user_id,
+            "s3_endpoint": private_s3.endpoint,
+            "sink_health_port": free_port(),
+        }
+    )
+    clients_for(later).s3().make_bucket(later.bucket)
+    with sink_for(later, tmp_path).start(ready_partitions=0) as sink:
+        before = sink.health()
+        assert before is not None and before["assigned_partitions"] == 0
+        admin = clients_for(later).kafka_admin()
+        futures = admin.create_topics([NewTopic(t, 1, 1) for t in later.topics])
+        for future in futures.values():
+            future.result(30)
+        created = time.monotonic()
+        sink.wait_for(lambda h: h["assigned_partitions"] == 3, 30, "assigned the new topics")
+        picked_up = time.monotonic() - created
+        produce(later, later.topic("pin"), values(5, "late"))
+        report = wait_until_landed(later, SETTLE_S, expect={later.topic("pin"): 5})
+    assert report.complete, report.problems()
+    assert picked_up < 15, f"new topics took {picked_up:.1f} s to be assigned"
