@@ -135,3 +135,12 @@ def s3_identities(settings: Settings) -> Path:
     path = _write(conf_dir(settings) / "s3.json", json.dumps(doc, indent=2) + "\n")
     path.chmod(0o600)
     return path
+
+
+def seaweedfs_dir(settings: Settings) -> Path:
+    """A folder holding SeaweedFS's master.toml (the committed one, shared with compose)."""
+    from services.settings import PROJECT_ROOT
+
+    source = PROJECT_ROOT / "compose" / "seaweedfs" / "master.toml"
+    _write(conf_dir(settings) / "seaweedfs" / "master.toml", source.read_text())
+    return conf_dir(settings) / "seaweedfs"

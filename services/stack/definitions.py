@@ -28,6 +28,7 @@ class Service:
     fix: str  # the likely fix when it does not become healthy
     env: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+    cwd: Path = PROJECT_ROOT
 
     def log(self, settings: Settings) -> Path:
         return settings.logs_dir / f"{self.name}.log"
@@ -149,9 +150,10 @@ def s3(settings: Settings) -> Service:
             "-ip.bind=127.0.0.1",
             f"-dir={data}",
             "-master.port=9333",
-            "-master.volumeSizeLimitMB=512",
+            "-master.volumeSizeLimitMB=256",
             "-volume.port=9334",
-            "-volume.max=0",
+            # Volumes are not preallocated, so many small slots cost little disk.
+            "-volume.max=2000",
             "-filer",
             "-filer.port=9335",
             "-s3",
@@ -163,6 +165,8 @@ def s3(settings: Settings) -> Service:
         ),
         probe=probes.s3,
         start_timeout=60,
+        # weed reads master.toml from its working directory.
+        cwd=configs.seaweedfs_dir(settings),
         fix="ports 9333-9335 and 19333-19335 must be free too (SeaweedFS's master, volume, filer)",
     )
 

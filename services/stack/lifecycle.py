@@ -197,9 +197,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
 
 def restart(settings: Settings, name: str) -> None:
     """Stop one service and bring it back behind its probe (used by fault tests)."""
+    services = all_services(settings)
     sup = Supervisor(settings)
+    sup.ensure_running(services)  # picks up a changed configuration
     sup.stop(name)
-    svc = next(s for s in all_services(settings) if s.name == name)
+    svc = next(s for s in services if s.name == name)
     _start_one(settings, sup, svc, lambda _m: None)
 
 

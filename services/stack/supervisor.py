@@ -61,7 +61,7 @@ def render(settings: Settings, services: list[Service]) -> str:
             f"[program:{svc.name}]",
             # Arguments are paths and flags without spaces or quotes; supervisord splits them.
             "command=" + " ".join(svc.command),
-            f"directory={PROJECT_ROOT}",
+            f"directory={svc.cwd}",
             # `make up` starts programs in dependency order after probing each one.
             "autostart=false",
             # A crash stays visible in `make status`; the next `make up` restarts it.
