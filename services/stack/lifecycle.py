@@ -38,6 +38,10 @@ def _say(msg: str) -> None:
 
 def up(settings: Settings, *, quiet: bool = False) -> None:
     say = (lambda _m: None) if quiet else _say
+    if settings.pipeline_target == "aws":
+        # The AWS services are the user's; nothing local is needed (`make check-aws` probes).
+        say("PIPELINE_TARGET=aws: the local stack is not started (try `make check-aws`)")
+        return
     started = time.monotonic()
     if runtime(settings) == "docker":
         _docker_up(settings)
