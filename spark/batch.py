@@ -16,15 +16,18 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from io import BytesIO
 from typing import Any
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 from rich.console import Console
 from rich.table import Table
 
@@ -39,6 +42,8 @@ SUMMARY_KEY = "analytics/_run.json"
 #: Objects the S3 sink writes; anything else under a topic (e.g. markers) is not data.
 LANDED_GLOB = "*.json"
 STAGES = ("startup", "read", "clean", "questions", "write")
+#: Spark jobs submitted at once in the questions and write stages.
+PARALLEL_JOBS = 4
 
 
 class BatchError(RuntimeError):
@@ -185,28 +190,44 @@ def run_job(
                 summary.duplicates_removed[table] = parsed - rows
 
         with clock.stage("questions"):
-            results: dict[str, tuple[Any, list[Any]]] = {}
-            for name, question in QUESTIONS.items():
-                df = question(cleaned)
-                rows_out = df.collect()
-                results[name] = (df.schema, rows_out)
+            # Independent queries: run a few at once so one query's planning and code
+            # generation on the driver overlaps another's tasks.
+            with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
+                computed = dict(
+                    zip(
+                        QUESTIONS,
+                        pool.map(lambda q: _collect(q(cleaned)), QUESTIONS.values()),
+                        strict=True,
+                    )
+                )
+            for name, (_schema, rows_out) in computed.items():
                 summary.answers[name] = [r.asDict() for r in rows_out]
                 summary.output_rows[name] = len(rows_out)
 
         with clock.stage("write"):
+            writes: list[Callable[[], None]] = []
             for table in TABLES:
-                cleaned[table].write.mode("overwrite").parquet(
-                    output_path(target, "cleaned", table)
+                writes.append(
+                    partial(_write_parquet, cleaned[table], output_path(target, "cleaned", table))
                 )
                 # Always written, even when empty, so an old run's quarantine never lingers.
-                bad[table].coalesce(1).write.mode("overwrite").json(
-                    output_path(target, "quarantine", table)
+                writes.append(
+                    partial(
+                        _write_json,
+                        bad[table].coalesce(1),
+                        output_path(target, "quarantine", table),
+                    )
                 )
-            for name, (schema, rows_out) in results.items():
+            for name, (schema, rows_out) in computed.items():
                 # Answers are already on the driver: write them without recomputing.
-                spark.createDataFrame(rows_out, schema).coalesce(1).write.mode("overwrite").parquet(
-                    output_path(target, "analytics", name)
+                answer = spark.createDataFrame(rows_out, schema).coalesce(1)
+                writes.append(
+                    partial(_write_parquet, answer, output_path(target, "analytics", name))
                 )
+            # Writes to S3 wait mostly on requests (commit = list, copy, delete): overlap them.
+            with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
+                for future in [pool.submit(w) for w in writes]:
+                    future.result()
     finally:
         for df in cached:
             df.unpersist()
@@ -216,6 +237,18 @@ def run_job(
     if write_summary is not None:
         write_summary(summary.to_json())
     return summary
+
+
+def _collect(df: DataFrame) -> tuple[StructType, list[Row]]:
+    return df.schema, df.collect()
+
+
+def _write_parquet(df: DataFrame, path: str) -> None:
+    df.write.mode("overwrite").parquet(path)
+
+
+def _write_json(df: DataFrame, path: str) -> None:
+    df.write.mode("overwrite").json(path)
 
 
 def _count_read(raw: DataFrame, table: str) -> tuple[int, int]:

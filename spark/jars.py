@@ -23,7 +23,12 @@ from services.settings import Settings, SettingsError, load_settings
 
 #: hadoop-aws must match the Hadoop client PySpark bundles (pyspark 4.0.1 -> Hadoop 3.4.1);
 #: its pom pins the AWS SDK v2 bundle it was tested with.
-S3A: tuple[str, ...] = ("org.apache.hadoop:hadoop-aws:3.4.1",)
+S3A: tuple[str, ...] = (
+    "org.apache.hadoop:hadoop-aws:3.4.1",
+    # Spark's binding to Hadoop's S3A committers (write without copy-renames); its own
+    # dependencies are the Azure, GCS and other cloud connectors, which s3a does not need.
+    "org.apache.spark:spark-hadoop-cloud_2.13:4.0.1:nodeps",
+)
 #: For the streaming job (Kafka source and Delta sink); resolved only when asked for.
 KAFKA: tuple[str, ...] = ("org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1",)
 DELTA: tuple[str, ...] = ("io.delta:delta-spark_2.13:4.0.1",)
@@ -50,7 +55,7 @@ _POM = """<?xml version="1.0" encoding="UTF-8"?>
     <dependency>
       <groupId>{group}</groupId>
       <artifactId>{artifact}</artifactId>
-      <version>{version}</version>
+      <version>{version}</version>{exclusions}
     </dependency>
   </dependencies>
 </project>
@@ -62,6 +67,11 @@ _MANAGED_ENTRY = """\
         <version>{version}</version>
       </dependency>"""
 
+_NO_DEPS = """
+      <exclusions>
+        <exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions>"""
+
 
 class JarResolutionError(RuntimeError):
     """Maven could not resolve a connector jar; the message says what to check."""
@@ -72,13 +82,20 @@ class Coordinate:
     group: str
     artifact: str
     version: str
+    #: Only the artifact's own jar (`group:artifact:version:nodeps`), none of its dependencies.
+    nodeps: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Coordinate:
         parts = text.split(":")
+        nodeps = len(parts) == 4 and parts[3] == "nodeps"
+        if nodeps:
+            parts = parts[:3]
         if len(parts) != 3 or not all(parts):
-            raise SettingsError(f"Maven coordinate {text!r} must be group:artifact:version")
-        return cls(*parts)
+            raise SettingsError(
+                f"Maven coordinate {text!r} must be group:artifact:version[:nodeps]"
+            )
+        return cls(*parts, nodeps=nodeps)
 
     @property
     def folder(self) -> str:
@@ -130,7 +147,11 @@ def _resolve(settings: Settings, coord: Coordinate, folder: Path) -> None:
     )
     (work / "pom.xml").write_text(
         _POM.format(
-            group=coord.group, artifact=coord.artifact, version=coord.version, managed=managed
+            group=coord.group,
+            artifact=coord.artifact,
+            version=coord.version,
+            managed=managed,
+            exclusions=_NO_DEPS if coord.nodeps else "",
         )
     )
     listing = work / "dependencies.txt"

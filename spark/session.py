@@ -90,8 +90,20 @@ def session_conf(settings: Settings, *, connectors: Iterable[str] = CONNECTORS) 
         # Executors on a standalone worker run Python only for Python UDFs (none here), but
         # if they ever do, the same interpreter and packages.
         "spark.pyspark.python": sys.executable,
-        # Commit task output in place: S3 has no cheap rename.
-        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
+        # S3 has no rename: commit s3a output with Hadoop's "magic" S3A committer (uploads
+        # become visible at job commit, nothing is copied). Other file systems keep the
+        # classic FileOutputCommitter through the same binding.
+        "spark.sql.sources.commitProtocolClass": (
+            "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol"
+        ),
+        "spark.sql.parquet.output.committer.class": (
+            "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter"
+        ),
+        "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3a": (
+            "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
+        ),
+        "spark.hadoop.fs.s3a.committer.name": "magic",
+        "spark.hadoop.fs.s3a.committer.magic.enabled": "true",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     }
     if ui:
