@@ -95,7 +95,8 @@ class Coordinate:
             raise SettingsError(
                 f"Maven coordinate {text!r} must be group:artifact:version[:nodeps]"
             )
-        return cls(*parts, nodeps=nodeps)
+        group, artifact, version = parts
+        return cls(group, artifact, version, nodeps=nodeps)
 
     @property
     def folder(self) -> str:
