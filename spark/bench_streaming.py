@@ -3,13 +3,14 @@
     python -m spark.bench_streaming [--rate 2000] [--seconds 30] [--trigger-seconds 2]
 
 In a fresh namespace, starts `python -m spark.streaming run` as `make stream` does, waits
-until its queries are up, warms it with a few events, then POSTs events through the REST
+until its queries are up, warms it up at the same rate for `--warmup-seconds` (class loading
+and JIT compilation stay out of the figures), then POSTs events through the REST
 proxy (Confluent v2, a batch of records per request) to the three streaming topics at
 `--rate` events/s for `--seconds`. Each event's POST time is kept; its commit time is the
 `commitInfo.timestamp` of the Delta commit holding it, read from the tables' transaction
 logs (each micro-batch is one commit of one file whose `ind` range the file's statistics
 give; one partition per topic keeps those ranges disjoint). Prints the figures and exits;
-this is not a test. Leaves the namespace in place for `show` (its id is printed).
+this is not a test. Drops the namespace's bucket and topics afterwards unless `--keep`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 
 import requests
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings, load_settings
@@ -37,7 +39,6 @@ from spark.streaming.layout import CHECKPOINT_PREFIX, DELTA_PREFIX
 V2_JSON = "application/vnd.kafka.json.v2+json"
 #: Requests per second per topic: at 2,000 events/s, ~67 records per POST.
 TICKS_PER_SECOND = 10
-WARMUP_EVENTS = 20
 
 
 def sample_event(table: str, i: int) -> dict[str, object]:
@@ -139,6 +140,9 @@ class DeltaLogReader:
     def rows(self) -> int:
         return sum(c.rows for c in self.commits)
 
+    def rows_committed_between(self, start: float, end: float) -> int:
+        return sum(c.rows for c in self.commits if start <= c.timestamp_ms / 1000 < end)
+
     def commit_time_of(self, ind: int) -> float:
         starts = [c.first_ind for c in self.commits]
         k = bisect_right(starts, ind) - 1
@@ -211,14 +215,68 @@ class Poster:
             raise BenchError(f"POST {url}: {len(failed)} records failed, e.g. {failed[0]}")
 
 
+def drop_namespace(settings: Settings) -> None:
+    """Delete the bench's bucket and topics: each bucket holds S3 volumes of its own."""
+    clients = clients_for(settings)
+    s3 = clients.s3()
+    if s3.bucket_exists(settings.bucket):
+        names = (o.object_name or "" for o in s3.list_objects(settings.bucket, recursive=True))
+        errors = list(s3.remove_objects(settings.bucket, (DeleteObject(n) for n in names)))
+        if errors:
+            raise BenchError(f"could not empty {settings.bucket}: {errors[0]}")
+        s3.remove_bucket(settings.bucket)
+    clients.kafka_admin().delete_topics([*settings.streaming_topics, *settings.topics])
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[k]
 
 
+@dataclass
+class Phase:
+    """Events posted at a steady rate: `ind`s [first, end) on every topic."""
+
+    first: int
+    end: int
+    began_wall: float
+    seconds: float
+    posted_at: dict[str, list[tuple[int, float]]]
+
+    @property
+    def events(self) -> int:
+        return (self.end - self.first) * len(TABLES)
+
+
+def post_at_rate(poster: Poster, rate: float, seconds: float, first: int) -> Phase:
+    per_tick = rate / TICKS_PER_SECOND / len(TABLES)
+    posted_at: dict[str, list[tuple[int, float]]] = {t: [] for t in TABLES}
+    next_ind = first
+    began = time.monotonic()
+    began_wall = time.time()
+    tick = 0
+    owed = 0.0
+    while time.monotonic() - began < seconds:
+        owed += per_tick
+        count = int(owed)
+        owed -= count
+        if count:
+            inds = range(next_ind, next_ind + count)
+            for t in TABLES:
+                sent = time.time()
+                poster.post(t, inds)
+                posted_at[t].extend((i, sent) for i in inds)
+            next_ind += count
+        tick += 1
+        pause = began + tick / TICKS_PER_SECOND - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    return Phase(first, next_ind, began_wall, time.monotonic() - began, posted_at)
+
+
 def bench(
-    settings: Settings, rate: float, seconds: float, trigger_seconds: float
+    settings: Settings, rate: float, seconds: float, warmup: float, trigger_seconds: float
 ) -> dict[str, float]:
     from services.stack import lifecycle
 
@@ -226,69 +284,52 @@ def bench(
     s3 = clients_for(settings).s3()
     logs = {t: DeltaLogReader(s3, settings.bucket, t) for t in TABLES}
     poster = Poster(settings)
+
+    def queries_started() -> bool:
+        return all(
+            any(
+                True
+                for _ in s3.list_objects(
+                    settings.bucket, prefix=f"{CHECKPOINT_PREFIX}/{t}/metadata"
+                )
+            )
+            for t in TABLES
+        )
+
+    def committed(total: int) -> bool:
+        for log in logs.values():
+            log.poll()
+        return all(log.rows >= total for log in logs.values())
+
     proc = start_job(settings, trigger_seconds)
     try:
-
-        def queries_started() -> bool:
-            return all(
-                any(
-                    True
-                    for _ in s3.list_objects(
-                        settings.bucket, prefix=f"{CHECKPOINT_PREFIX}/{t}/metadata"
-                    )
-                )
-                for t in TABLES
-            )
-
         wait_for("the streaming queries to start", queries_started, proc, 300)
-        for t in TABLES:
-            poster.post(t, range(WARMUP_EVENTS))
-
-        def committed(total: int) -> bool:
-            for log in logs.values():
-                log.poll()
-            return all(log.rows >= total for log in logs.values())
-
-        wait_for("the warm-up events to commit", lambda: committed(WARMUP_EVENTS), proc, 300)
-        print(f"job up and warm; posting {rate:g} events/s for {seconds:g} s")
-
-        per_tick = rate / TICKS_PER_SECOND / len(TABLES)
-        posted_at: dict[str, list[tuple[int, float]]] = {t: [] for t in TABLES}
-        next_ind = WARMUP_EVENTS
-        began = time.monotonic()
-        wall_began = time.time()
-        tick = 0
-        owed = 0.0
-        while time.monotonic() - began < seconds:
-            owed += per_tick
-            count = int(owed)
-            owed -= count
-            if count:
-                inds = range(next_ind, next_ind + count)
-                for t in TABLES:
-                    sent = time.time()
-                    poster.post(t, inds)
-                    posted_at[t].extend((i, sent) for i in inds)
-                next_ind += count
-            tick += 1
-            pause = began + tick / TICKS_PER_SECOND - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        post_seconds = time.monotonic() - began
-        total = next_ind
-        posted = (total - WARMUP_EVENTS) * len(TABLES)
-        print(f"posted {posted} events in {post_seconds:.1f} s; waiting for the last commits")
-        wait_for("every posted event to commit", lambda: committed(total), proc, 600)
+        # The first micro-batches pay for class loading and JIT compilation: a warm-up at
+        # the same rate keeps them out of the figures.
+        print(f"job up; warming up at {rate:g} events/s for {warmup:g} s")
+        warm = post_at_rate(poster, rate, warmup, 0)
+        wait_for("the warm-up events to commit", lambda: committed(warm.end), proc, 600)
+        print(f"warm; posting {rate:g} events/s for {seconds:g} s")
+        phase = post_at_rate(poster, rate, seconds, warm.end)
+        print(f"posted {phase.events} events in {phase.seconds:.1f} s; waiting for the commits")
+        wait_for("every posted event to commit", lambda: committed(phase.end), proc, 600)
     finally:
         stop_job(proc)
 
-    latencies = [logs[t].commit_time_of(i) - sent for t in TABLES for i, sent in posted_at[t]]
-    last_commit = max(logs[t].commit_time_of(total - 1) for t in TABLES)
+    latencies = [logs[t].commit_time_of(i) - sent for t in TABLES for i, sent in phase.posted_at[t]]
+    last_commit = max(logs[t].commit_time_of(phase.end - 1) for t in TABLES)
+    phase_end = phase.began_wall + phase.seconds
+    # Sustained: rows the job committed while the load was on. If it keeps up, this is the
+    # offered rate; if it falls behind, it is what it managed.
+    in_window = sum(
+        log.rows_committed_between(phase.began_wall, phase_end) for log in logs.values()
+    )
     return {
         "offered_events_per_s": rate,
-        "posted_events": posted,
-        "posted_events_per_s": posted / post_seconds,
-        "committed_events_per_s": posted / (last_commit - wall_began),
+        "posted_events": phase.events,
+        "posted_events_per_s": phase.events / phase.seconds,
+        "committed_events_per_s": in_window / phase.seconds,
+        "drain_after_last_post_s": last_commit - phase_end,
         "latency_p50_s": percentile(latencies, 0.50),
         "latency_p95_s": percentile(latencies, 0.95),
         "latency_max_s": max(latencies),
@@ -300,16 +341,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark.bench_streaming", description=__doc__)
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s, all topics")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to post")
+    parser.add_argument("--warmup-seconds", type=float, default=20.0, help="not measured")
     parser.add_argument("--trigger-seconds", type=float, default=2.0)
+    parser.add_argument("--keep", action="store_true", help="keep the namespace for `show`")
     args = parser.parse_args(argv)
     base = load_settings()
     settings = base.model_copy(update={"pipeline_user_id": f"bench{uuid.uuid4().hex[:8]}"})
     print(f"namespace: PIPELINE_USER_ID={settings.pipeline_user_id}")
     try:
-        figures = bench(settings, args.rate, args.seconds, args.trigger_seconds)
+        figures = bench(
+            settings, args.rate, args.seconds, args.warmup_seconds, args.trigger_seconds
+        )
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if not args.keep:
+            drop_namespace(settings)
     for key, value in figures.items():
         print(f"{key:>24}: {value:,.2f}")
     return 0

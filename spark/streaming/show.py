@@ -8,7 +8,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from services.settings import Settings
+from services.settings import TABLES, Settings
 from spark.streaming.layout import QUARANTINE, all_tables, table_name, table_path
 
 
@@ -25,6 +25,11 @@ class TableSummary:
 def read_table(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
     """A streaming table as a DataFrame: the batch job's questions can take it as is."""
     return spark.read.format("delta").load(table_path(settings, table))
+
+
+def read_tables(spark: SparkSession, settings: Settings) -> dict[str, DataFrame]:
+    """{"pin", "geo", "user"} -> the cleaned streaming tables, the batch questions' input."""
+    return {t: read_table(spark, settings, t) for t in TABLES}
 
 
 def summarize(spark: SparkSession, settings: Settings, table: str) -> TableSummary:
@@ -52,7 +57,8 @@ def latest_rows(spark: SparkSession, settings: Settings, table: str, n: int) -> 
     """The `n` rows of the most recently written files (newest micro-batches first)."""
     df = read_table(spark, settings, table)
     newest = F.col("_metadata.file_modification_time").desc()
-    order = [newest, F.col("quarantined_at").desc()] if table == QUARANTINE else [newest]
+    then = F.col("quarantined_at") if table == QUARANTINE else F.col("ind")
+    order = [newest, then.desc()]
     return df.orderBy(*order).limit(n)
 
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -22,9 +23,10 @@ from pyspark.sql import functions as F
 
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings
+from spark.questions import QUESTIONS
 from spark.streaming.job import streaming_session
 from spark.streaming.layout import QUARANTINE
-from spark.streaming.show import read_table
+from spark.streaming.show import read_table, read_tables
 
 pytestmark = pytest.mark.integration
 
@@ -181,6 +183,15 @@ def test_once_writes_exactly_n_cleaned_rows_and_quarantines_the_bad(
         ("user", "unparseable"),
     }
     assert bad[("geo", "unparseable")] == MALFORMED["geo"].decode()
+
+    # The batch job's questions read the streaming tables as they are.
+    answer = QUESTIONS["popular_category_by_country"](read_tables(spark, stream_ns)).collect()
+    expected = []
+    for k in range(5):
+        per_category = Counter(f"c{i % 3}" for i in range(N) if i % 5 == k)
+        top = min(per_category, key=lambda c: (-per_category[c], c))
+        expected.append((f"Country {k}", top, per_category[top]))
+    assert [tuple(r) for r in answer] == expected
 
 
 def _first_data_commit(settings: Settings, proc: subprocess.Popen[bytes], deadline: float) -> None:
