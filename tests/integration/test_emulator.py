@@ -263,6 +263,14 @@ def test_stream_mode_goes_to_the_streaming_topics(ens: Settings, proxy: ProxyPro
 # --- bad input: one clear message, non-zero exit ---------------------------------------
 
 
+@pytest.fixture(scope="module")
+def quiet(db: Settings) -> Iterator[Settings]:
+    """One namespace and proxy for the tests that send nothing (bad input, 4xx)."""
+    settings = with_free_ports(fresh_namespace(db, prefix="e"))
+    with ProxyProcess(settings):
+        yield settings
+
+
 def run_cli(
     settings: Settings,
     args: list[str],
@@ -308,8 +316,7 @@ def test_cli_replay_prints_a_summary(
     ],
 )
 def test_bad_input_exits_2_naming_the_fix(
-    ens: Settings,
-    proxy: ProxyProcess,
+    quiet: Settings,
     update: dict[str, Any],
     args: list[str],
     needle: str,
@@ -317,7 +324,7 @@ def test_bad_input_exits_2_naming_the_fix(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    settings = ens.model_copy(update={**update, "state_dir": tmp_path})
+    settings = quiet.model_copy(update={**update, "state_dir": tmp_path})
     code, out = run_cli(settings, args, monkeypatch, capsys)
     assert code == 2, out
     assert needle in out
@@ -325,10 +332,10 @@ def test_bad_input_exits_2_naming_the_fix(
 
 
 def test_empty_table_exits_2(
-    ens: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    quiet: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    empty = ens.model_copy(
+    empty = quiet.model_copy(
         update={"mysql_database": f"emu_empty_{tag}", "mysql_user": f"emu_empty_{tag}"}
     )
     admin = clients_for(empty).mysql_engine(admin=True, database=False)
@@ -345,13 +352,12 @@ def test_empty_table_exits_2(
 
 
 def test_a_4xx_stops_the_run_with_exit_1(
-    ens: Settings,
-    proxy: ProxyProcess,
+    quiet: Settings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The legacy target pointed at the v2 port: POST /pin/ is a 404 there, which no retry fixes.
-    wrong = ens.model_copy(update={"legacy_api_url": ens.rest_proxy_url})
+    wrong = quiet.model_copy(update={"legacy_api_url": quiet.rest_proxy_url})
     code, out = run_cli(
         wrong, ["replay", "--target", "legacy", "--no-checkpoint"], monkeypatch, capsys
     )
@@ -360,10 +366,10 @@ def test_a_4xx_stops_the_run_with_exit_1(
 
 
 def test_retries_are_bounded_by_max_retries(
-    ens: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    quiet: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A proxy that accepts connections but whose broker is gone answers 503 every time.
-    dead = with_free_ports(ens).model_copy(
+    dead = with_free_ports(quiet).model_copy(
         update={
             "kafka_bootstrap_servers": f"127.0.0.1:{free_port()}",
             "rest_proxy_produce_timeout_s": 1.0,
@@ -379,17 +385,17 @@ def test_retries_are_bounded_by_max_retries(
     )
 
 
-def test_a_checkpoint_of_another_run_is_refused(ens: Settings, tmp_path: Path) -> None:
+def test_a_checkpoint_of_another_run_is_refused(quiet: Settings, tmp_path: Path) -> None:
     path = tmp_path / "cp.json"
     ckpt.save(
         path,
         ckpt.Checkpoint(
             next_index=100,
             last_index=11_152,  # written against a bigger data set
-            database=ens.mysql_database,
-            user_id=ens.pipeline_user_id,
+            database=quiet.mysql_database,
+            user_id=quiet.pipeline_user_id,
             target="rest",
         ),
     )
     with pytest.raises(EmulatorError, match="--restart"):
-        replay.run(ens, checkpoint=path, progress=False)
+        replay.run(quiet, checkpoint=path, progress=False)
