@@ -1,0 +1,114 @@
+"""The sink across a Kafka restart: a private single-node KRaft broker (the stack's own
+configuration, on free ports) is stopped for ~10 s mid-stream and started again; every
+record still lands exactly once. The stack's Kafka is never touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import NewTopic
+
+from services.clients import clients_for
+from services.landing import wait_until_landed
+from services.s3_sink.process import free_port
+from services.settings import Settings
+from services.stack import bootstrap, definitions, probes
+from tests.integration.test_s3_sink import (
+    SETTLE_S,
+    PrivateS3,
+    private_s3,
+    produce,
+    sink_for,
+    values,
+)
+
+pytestmark = pytest.mark.integration
+__all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink tests
+
+
+class PrivateKafka:
+    def __init__(self, base: Settings, root: Path) -> None:
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        # The downloaded Kafka jars are the stack's; everything else lives under `root`.
+        (root / "cache").symlink_to(base.cache_dir, target_is_directory=True)
+        # A new object, not model_copy: Settings caches data_dir and logs_dir, and a copy
+        # would keep pointing at the stack's Kafka data folder.
+        self.settings = Settings(
+            **{
+                **base.model_dump(),
+                "state_dir": root,
+                "kafka_bootstrap_servers": f"127.0.0.1:{free_port()}",
+                "kafka_controller_port": free_port(),
+            }
+        )
+        if self.settings.data_dir != root / "data":
+            raise RuntimeError(f"private Kafka would use {self.settings.data_dir}: refusing")
+        self.log = root / "logs" / "kafka.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        bootstrap.format_kafka_storage(self.settings)
+
+    def start(self, timeout: float = 120.0) -> None:
+        command = definitions.kafka(self.settings).command
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            )
+        probes.wait_until(probes.kafka, self.settings, timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def test_kafka_down_mid_stream_loses_and_doubles_nothing(
+    stack: Settings, private_s3: PrivateS3, tmp_path: Path
+) -> None:
+    kafka = PrivateKafka(stack, tmp_path / "kafka")
+    kafka.start()
+    try:
+        target = kafka.settings.model_copy(
+            update={
+                "pipeline_user_id": "restart",
+                "s3_endpoint": private_s3.endpoint,
+                "sink_health_port": free_port(),
+                "sink_flush_records": 100,
+                "sink_flush_seconds": 1.0,
+            }
+        )
+        admin = clients_for(target).kafka_admin()
+        for future in admin.create_topics([NewTopic(t, 1, 1) for t in target.topics]).values():
+            future.result(30)
+        clients_for(target).s3().make_bucket(target.bucket)
+        topic = target.topic("pin")
+        with sink_for(target, tmp_path).start(ready_partitions=3) as sink:
+            produce(target, topic, values(450, "before"))
+            sink.wait_for(lambda h: h["landed_records"] >= 450, 30, "landing before")
+            kafka.stop()
+            down_at = time.monotonic()
+            # The group is gone with the broker: the sink drops its partitions (or reports
+            # the connection errors) and keeps running.
+            sink.wait_for(
+                lambda h: h["assigned_partitions"] < 3 or h["kafka_errors"] > 0,
+                30,
+                "noticing Kafka is down",
+            )
+            time.sleep(max(0.0, 10.0 - (time.monotonic() - down_at)))  # the outage itself
+            kafka.start()
+            produce(target, topic, values(550, "after"))
+            report = wait_until_landed(target, SETTLE_S, expect={topic: 1000})
+    finally:
+        kafka.stop()
+    t = report.topic(topic)
+    assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (1000, 0, 0), (
+        report.problems()
+    )
