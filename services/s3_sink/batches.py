@@ -63,9 +63,17 @@ class PartitionState:
     _lines: list[bytes] = field(default_factory=list)
     _bytes: int = 0
     _opened_at: float = 0.0
+    _next: int = -1
+    #: Records delivered again below an offset already taken (ignored, counted).
+    redelivered: int = 0
 
     # --- incoming records ----------------------------------------------------------------
     def add(self, offset: int, value: bytes | None, now: float) -> None:
+        if offset < self._next:
+            # Taking it again would start an object inside one already sealed: a double.
+            self.redelivered += 1
+            return
+        self._next = offset + 1
         try:
             line = to_line(value)
         except InvalidRecord as exc:

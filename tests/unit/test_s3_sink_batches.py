@@ -69,3 +69,12 @@ def test_seal_of_empty_buffer_adds_nothing() -> None:
     s.seal()
     s.tick(now=1e9)
     assert not s.pending and s.buffered_records == 0
+
+
+def test_a_record_delivered_again_is_ignored_not_landed_twice() -> None:
+    s = state(flush_records=100)
+    for offset in (0, 1, 2, 1, 2, 3):
+        s.add(offset, b"{}", now=0)
+    s.seal()
+    assert [(b.start_offset, b.next_offset) for b in s.pending if isinstance(b, Batch)] == [(0, 4)]
+    assert s.redelivered == 2
