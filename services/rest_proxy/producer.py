@@ -136,26 +136,34 @@ class AsyncProducer:
     async def produce(
         self, topic: str, records: Sequence[OutRecord], partitions: int = 1
     ) -> list[RecordResult]:
+        n = len(records)
         assigned = assign([r[0] for r in records], [r[2] for r in records], partitions)
-        # Indices of the records going to each partition, in production order.
+        # Indices of the records going to each partition, in production order. The usual
+        # case (one partition for the whole request) skips the per-record bookkeeping.
         by_partition: dict[int, list[int]] = {}
-        for i, p in enumerate(assigned):
-            by_partition.setdefault(p, []).append(i)
+        if assigned.count(assigned[0]) == n:
+            by_partition[assigned[0]] = list(range(n))
+        else:
+            for i, p in enumerate(assigned):
+                by_partition.setdefault(p, []).append(i)
         batch = _Batch(asyncio.get_running_loop())
-        results: list[RecordResult | None] = [None] * len(records)
+        results: list[RecordResult | None] = [None] * n
         queued = 0
         reports: list[tuple[int, list[int], list[int | KafkaError]]] = []
         for p, indices in by_partition.items():
             # produce_batch ignores a per-message partition: one call per partition.
             messages = [{"value": records[i][1], "key": records[i][0]} for i in indices]
             out: list[int | KafkaError] = []
-            queued += await self._enqueue(topic, p, messages, batch.collector(out))
-            sent = []
-            for i, m in zip(indices, messages, strict=True):
-                if "_error" in m:
-                    results[i] = _failed(m["_error"])
-                else:
-                    sent.append(i)
+            accepted = await self._enqueue(topic, p, messages, batch.collector(out))
+            queued += accepted
+            sent = indices
+            if accepted != len(messages):
+                sent = []
+                for i, m in zip(indices, messages, strict=True):
+                    if "_error" in m:
+                        results[i] = _failed(m["_error"])
+                    else:
+                        sent.append(i)
             reports.append((p, sent, out))
         batch.enqueued(queued)
         # librdkafka's message.timeout.ms guarantees every report; the extra margin only
@@ -164,10 +172,11 @@ class AsyncProducer:
             await asyncio.wait_for(asyncio.shield(batch.future), self._timeout_s + 5.0)
         except TimeoutError:
             log.error("delivery reports overdue for %d records to %s", queued, topic)
+        new = tuple.__new__  # skips NamedTuple's Python-level __new__: once per record
         for p, sent, out in reports:
             for i, report in zip(sent, list(out), strict=False):
-                if isinstance(report, int):
-                    results[i] = RecordResult(p, report, None, None)
+                if type(report) is int:
+                    results[i] = new(RecordResult, (p, report, None, None, None))
                 else:
                     results[i] = _failed(report)
         return [r if r is not None else _missing() for r in results]
