@@ -8,7 +8,6 @@ default is written here and mirrored in `.env.example`.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -146,19 +145,19 @@ class Settings(BaseSettings):
         return f"user-{self.pipeline_user_id}-bucket"
 
     # --- local runtime layout ------------------------------------------------------------
-    @cached_property
+    @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
-    @cached_property
+    @property
     def data_dir(self) -> Path:
         return self.state_dir / "data"
 
-    @cached_property
+    @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
-    @cached_property
+    @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_status(settings: object) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     rows = lifecycle.status(settings)  # type: ignore[arg-type]
@@ -66,7 +67,7 @@ def _print_status(settings: object) -> int:
         table.add_column(col)
     for r in rows:
         state = "[green]up[/]" if r.up else "[red]down[/]"
-        table.add_row(r.name, r.endpoint, state, r.detail)
+        table.add_row(r.name, r.endpoint, state, escape(r.detail))
     Console(width=160).print(table)
     return 0 if all(r.up for r in rows) else 3
 

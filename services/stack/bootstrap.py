@@ -114,7 +114,28 @@ def kafka_topics(settings: Settings, names: list[str]) -> list[str]:
             err = exc.args[0] if exc.args else exc
             if getattr(err, "name", lambda: "")() != "TOPIC_ALREADY_EXISTS":
                 raise StackError(f"kafka: could not create topic {name}: {err}") from None
+    _wait_visible(admin, [t.topic for t in wanted])
     return created
+
+
+def _wait_visible(admin: object, names: list[str], timeout: float = 15.0) -> None:
+    """CreateTopics returns once the controller commits; the broker's metadata follows a
+    moment later. Return only when clients can see every new topic, so a producer or the
+    REST proxy asked right after `make up` never answers "unknown topic"."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    missing = set(names)
+    while missing:
+        md = admin.list_topics(timeout=5)  # type: ignore[attr-defined]
+        missing = {n for n in missing if n not in md.topics or md.topics[n].error is not None}
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"kafka: topics {sorted(missing)} not visible {timeout:.0f} s after creation"
+            )
+        time.sleep(0.1)
 
 
 def s3_bucket(settings: Settings) -> bool:

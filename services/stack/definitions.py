@@ -29,6 +29,9 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     cwd: Path = PROJECT_ROOT
+    # Servers stay down after a crash (visible in `make status`, restarted by `make up`);
+    # the sink restarts itself, because a fatal Kafka error is one of its normal exits.
+    autorestart: str = "false"
 
     def log(self, settings: Settings) -> Path:
         return settings.logs_dir / f"{self.name}.log"
@@ -196,6 +199,7 @@ def s3_sink(settings: Settings) -> Service:
         start_timeout=30,
         fix="the sink needs Kafka and S3: check `make status`",
         depends_on=("kafka", "s3"),
+        autorestart="unexpected",
     )
 
 

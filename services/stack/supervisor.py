@@ -64,8 +64,7 @@ def render(settings: Settings, services: list[Service]) -> str:
             f"directory={svc.cwd}",
             # `make up` starts programs in dependency order after probing each one.
             "autostart=false",
-            # A crash stays visible in `make status`; the next `make up` restarts it.
-            "autorestart=false",
+            f"autorestart={svc.autorestart}",
             "startsecs=1",
             "startretries=0",
             "stopsignal=TERM",

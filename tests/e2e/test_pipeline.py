@@ -157,14 +157,17 @@ def test_report_renders_in_a_real_browser(clean_run, tmp_path: Path) -> None:  #
 
 def _when_pin_offsets_reach(settings: Settings, count: int, timeout: float = 120) -> None:
     consumer = clients_for(settings).kafka_consumer(f"watch-{uuid.uuid4().hex[:6]}")
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
 
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(settings.topic("pin"), 0), timeout=5
-            )
+            try:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(settings.topic("pin"), 0), timeout=5
+                )
+            except KafkaException:  # metadata not there yet, or the broker is restarting
+                high = -1
             if high >= count:
                 return
             time.sleep(0.1)

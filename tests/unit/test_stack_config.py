@@ -65,6 +65,7 @@ def test_supervisor_config_lists_each_program_manual_start(settings: Settings) -
         assert f"[program:{svc.name}]" in text
         assert f"stdout_logfile={svc.log(settings)}" in text
     assert text.count("autostart=false") == len(services)
+    assert text.count("autorestart=false") == len([s for s in services if s.name != "s3-sink"])
     assert "chmod=0700" in text
 
 
@@ -73,3 +74,10 @@ def test_services_are_in_dependency_order(settings: Settings) -> None:
     for i, svc in enumerate(all_services(settings)):
         for dep in svc.depends_on:
             assert names.index(dep) < i, f"{svc.name} starts before its dependency {dep}"
+
+
+def test_copied_settings_follow_a_new_state_dir(settings: Settings, tmp_path: Path) -> None:
+    # model_copy must not carry paths derived from the old state_dir.
+    other = settings.model_copy(update={"state_dir": tmp_path / "other"})
+    assert other.data_dir == tmp_path / "other" / "data"
+    assert other.logs_dir == tmp_path / "other" / "logs"
