@@ -225,7 +225,10 @@ def drop_namespace(settings: Settings) -> None:
         if errors:
             raise BenchError(f"could not empty {settings.bucket}: {errors[0]}")
         s3.remove_bucket(settings.bucket)
-    clients.kafka_admin().delete_topics([*settings.streaming_topics, *settings.topics])
+    admin = clients.kafka_admin()
+    # Wait for each deletion: the request is lost if the client goes away first.
+    for future in admin.delete_topics([*settings.streaming_topics, *settings.topics]).values():
+        future.result()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -133,7 +133,10 @@ def stream_ns(ns: Settings) -> Iterator[Settings]:
     )
     assert list(s3.remove_objects(ns.bucket, objects)) == []
     s3.remove_bucket(ns.bucket)
-    clients.kafka_admin().delete_topics([*ns.streaming_topics, *ns.topics])
+    admin = clients.kafka_admin()
+    # Wait for each deletion: the request is lost if the client goes away first.
+    for future in admin.delete_topics([*ns.streaming_topics, *ns.topics]).values():
+        future.result()
 
 
 @pytest.fixture(scope="module")
