@@ -14,7 +14,10 @@ help: ## list the targets
 
 $(VENV_STAMP): pyproject.toml
 	@test -x .venv/bin/python || python3 -m venv .venv
-	@.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	@mkdir -p .local/logs
+	@echo "installing the virtualenv .venv from pyproject.toml (log: .local/logs/pip.log)"
+	@.venv/bin/pip install --disable-pip-version-check -e '.[dev]' > .local/logs/pip.log 2>&1 \
+	  || { tail -20 .local/logs/pip.log; echo "pip failed: see .local/logs/pip.log"; exit 1; }
 	@rm -f .venv/.installed-* && touch $@
 
 venv: $(VENV_STAMP) ## create or update the project virtualenv (.venv) from pyproject.toml

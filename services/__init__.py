@@ -1,1 +1,1 @@
-"""The pipeline's Python services: settings, client factories, the local stack, ingestion and landing."""
+"""The pipeline's Python services: settings, client factories, stack, ingestion, landing."""

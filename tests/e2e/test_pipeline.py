@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,10 @@ def _mysql_rows(settings: Settings) -> dict[str, list[dict[str, object]]]:
     return out
 
 
+CleanRun = tuple[Settings, DemoResult, dict[str, list[dict[str, object]]]]
+
+
+@contextmanager
 def _run(
     stack: Settings,
     tmp_path: Path,
@@ -80,17 +85,12 @@ def _run(
 
 
 @pytest.fixture(scope="module")
-def clean_run(
-    stack: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, DemoResult, dict[str, list[dict[str, object]]]]]:
-    gen = _run(stack, tmp_path_factory.mktemp("report"), "e2e-")
-    settings, result = next(gen)
-    rows = _mysql_rows(settings)
-    yield settings, result, rows
-    gen.close()
+def clean_run(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleanRun]:
+    with _run(stack, tmp_path_factory.mktemp("report"), "e2e-") as (settings, result):
+        yield settings, result, _mysql_rows(settings)
 
 
-def test_every_record_is_accounted_for(clean_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_record_is_accounted_for(clean_run: CleanRun) -> None:
     _settings, result, _rows = clean_run
     assert result.ok
     for r in result.reconciliation:
@@ -98,7 +98,7 @@ def test_every_record_is_accounted_for(clean_run) -> None:  # type: ignore[no-un
         assert (r.landed_distinct, r.cleaned_rows, r.lost, r.doubled) == (SIZE, SIZE, 0, 0), r
 
 
-def test_every_answer_matches_an_independent_computation(clean_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_answer_matches_an_independent_computation(clean_run: CleanRun) -> None:
     _settings, result, rows = clean_run
     expected = reference.answers(rows["pin"], rows["geo"], rows["user"])
     assert set(result.answers) == set(expected)
@@ -106,7 +106,7 @@ def test_every_answer_matches_an_independent_computation(clean_run) -> None:  # 
         assert reference.normalise(result.answers[name]) == reference.normalise(want), name
 
 
-def test_landed_objects_follow_the_connector_layout(clean_run) -> None:  # type: ignore[no-untyped-def]
+def test_landed_objects_follow_the_connector_layout(clean_run: CleanRun) -> None:
     settings, result, _rows = clean_run
     settings = settings.model_copy(update={"pipeline_user_id": result.user_id})
     s3 = clients_for(settings).s3()
@@ -120,7 +120,7 @@ def test_landed_objects_follow_the_connector_layout(clean_run) -> None:  # type:
             assert name.endswith(".json") and len(name.split("+")[2]) == len("0000000000.json")
 
 
-def test_report_renders_in_a_real_browser(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_renders_in_a_real_browser(clean_run: CleanRun, tmp_path: Path) -> None:
     _settings, result, _rows = clean_run
     chromium = shutil.which("chromium")
     assert chromium, "chromium is installed by `make test` (services.stack install-test-tools)"
@@ -194,16 +194,9 @@ def _fault(service: str, kill: bool) -> Callable[[Settings], None]:
 def test_nothing_is_lost_when_a_service_fails_mid_run(
     stack: Settings, tmp_path: Path, service: str, kill: bool
 ) -> None:
-    gen = _run(stack, tmp_path, "fault-", during=_fault(service, kill), rate=400)
-    try:
-        _settings, result = next(gen)
-    finally:
-        pass
-    try:
+    with _run(stack, tmp_path, "fault-", during=_fault(service, kill), rate=400) as (_s, result):
         for r in result.reconciliation:
             assert r.lost == 0, r
             assert r.cleaned_rows == SIZE, r
             # At-least-once may double records under faults; de-duplication removed them.
             assert r.kafka_end_offsets >= SIZE and r.landed_distinct == r.kafka_end_offsets, r
-    finally:
-        gen.close()
