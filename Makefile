@@ -70,6 +70,9 @@ lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
 format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format .
 
+spark-cluster: $(VENV_STAMP) ## a standalone Spark master + worker on 127.0.0.1:7077 until Ctrl-C
+	@$(PY) -m spark.cluster
+
 bench: up ## run the benchmarks; figures in bench/results.json
 	@$(PY) -m services.bench
 
