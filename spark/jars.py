@@ -130,6 +130,21 @@ def ensure_jars(settings: Settings, coordinates: Iterable[str] = S3A) -> list[Pa
     return out
 
 
+def pom_text(coord: Coordinate) -> str:
+    """A throw-away pom whose only dependency is `coord`, with the MANAGED version pins."""
+    managed = "\n".join(
+        _MANAGED_ENTRY.format(group=m.group, artifact=m.artifact, version=m.version)
+        for m in map(Coordinate.parse, MANAGED)
+    )
+    return _POM.format(
+        group=coord.group,
+        artifact=coord.artifact,
+        version=coord.version,
+        managed=managed,
+        exclusions=_NO_DEPS if coord.nodeps else "",
+    )
+
+
 def _resolve(settings: Settings, coord: Coordinate, folder: Path) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -142,19 +157,7 @@ def _resolve(settings: Settings, coord: Coordinate, folder: Path) -> None:
     work = folder.with_name(folder.name + ".work")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    managed = "\n".join(
-        _MANAGED_ENTRY.format(group=m.group, artifact=m.artifact, version=m.version)
-        for m in map(Coordinate.parse, MANAGED)
-    )
-    (work / "pom.xml").write_text(
-        _POM.format(
-            group=coord.group,
-            artifact=coord.artifact,
-            version=coord.version,
-            managed=managed,
-            exclusions=_NO_DEPS if coord.nodeps else "",
-        )
-    )
+    (work / "pom.xml").write_text(pom_text(coord))
     listing = work / "dependencies.txt"
     log = work / "mvn.log"
     cmd = [

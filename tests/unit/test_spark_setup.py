@@ -1,0 +1,172 @@
+"""The pieces around the job that need no Spark: jar cache, session settings, landing, summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from services.settings import Settings, SettingsError, load_settings
+from spark import jars
+from spark.job import RunSummary
+from spark.landed import LayoutWriter, json_line
+from spark.session import CONNECTORS, session_conf
+
+pytestmark = pytest.mark.unit
+
+
+def _settings(tmp_path: Path, **kw: object) -> Settings:
+    return load_settings(state_dir=tmp_path, **kw)
+
+
+def _fake_cache(settings: Settings, coords: tuple[str, ...]) -> list[Path]:
+    """Mark every coordinate as resolved, with one jar each plus one shared jar."""
+    made = []
+    for text in coords:
+        folder = jars.jars_dir(settings) / jars.Coordinate.parse(text).folder
+        folder.mkdir(parents=True)
+        (folder / ".complete").write_text(text)
+        own = folder / f"{folder.name}.jar"
+        own.write_bytes(b"")
+        (folder / "shared-1.0.jar").write_bytes(b"")
+        made.append(own)
+    return made
+
+
+def test_coordinates_parse() -> None:
+    plain = jars.Coordinate.parse("org.apache.hadoop:hadoop-aws:3.4.1")
+    assert (plain.group, plain.artifact, plain.version, plain.nodeps) == (
+        "org.apache.hadoop",
+        "hadoop-aws",
+        "3.4.1",
+        False,
+    )
+    assert jars.Coordinate.parse("g:a:1:nodeps").nodeps
+    for bad in ("g:a", "g::1", "g:a:1:2:3"):
+        with pytest.raises(SettingsError, match="group:artifact:version"):
+            jars.Coordinate.parse(bad)
+
+
+def test_pom_pins_managed_versions_and_drops_dependencies_on_request() -> None:
+    pom = jars.pom_text(
+        jars.Coordinate.parse("org.apache.spark:spark-hadoop-cloud_2.13:4.0.1:nodeps")
+    )
+    assert "<artifactId>spark-hadoop-cloud_2.13</artifactId>" in pom
+    assert "<exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion>" in pom
+    assert "spark-token-provider-kafka-0-10_2.13" in pom  # the MANAGED pin
+    assert "<exclusion>" not in jars.pom_text(jars.Coordinate.parse("g:a:1"))
+
+
+def test_dependency_listing_is_parsed() -> None:
+    text = """
+The following files have been resolved:
+   org.apache.hadoop:hadoop-aws:jar:3.4.1:compile:/m2/hadoop-aws-3.4.1.jar -- module hadoop.aws
+   software.amazon.awssdk:bundle:jar:2.24.6:compile:/m2/bundle-2.24.6.jar
+   io.netty:netty-x:jar:linux-x86_64:4.1.0:runtime:/m2/netty-x-4.1.0-linux-x86_64.jar
+   org.example:thing:pom:1.0:compile:/m2/thing-1.0.pom
+"""
+    assert jars._jars_in_listing(text) == [
+        ("hadoop-aws", Path("/m2/hadoop-aws-3.4.1.jar")),
+        ("bundle", Path("/m2/bundle-2.24.6.jar")),
+        ("netty-x", Path("/m2/netty-x-4.1.0-linux-x86_64.jar")),
+    ]
+
+
+def test_pyspark_bundled_artifacts_are_known() -> None:
+    bundled = jars._bundled_artifacts()
+    assert {"hadoop-client-api", "hadoop-client-runtime", "scala-library", "slf4j-api"} <= bundled
+    assert "hadoop-aws" not in bundled
+
+
+def test_cached_jars_are_used_without_maven(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    coords = ("g:one:1", "g:two:2")
+    own = _fake_cache(settings, coords)
+    monkeypatch.setenv("PATH", "")  # no `mvn`: the cache alone must do
+    got = jars.ensure_jars(settings, coords)
+    assert own[0] in got and own[1] in got
+    assert [p.name for p in got].count("shared-1.0.jar") == 1
+
+
+def test_missing_jars_without_maven_say_how_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(jars.JarResolutionError, match="apt-get install maven"):
+        jars.ensure_jars(_settings(tmp_path), ("g:absent:1",))
+
+
+def test_session_conf_is_quiet_small_and_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPARK_UI", raising=False)
+    settings = _settings(tmp_path, spark_master="local[2]", spark_driver_memory="1g")
+    own = _fake_cache(settings, CONNECTORS)
+    conf = session_conf(settings)
+    assert conf["spark.master"] == "local[2]"
+    assert conf["spark.driver.memory"] == "1g"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.ui.showConsoleProgress"] == "false"
+    assert conf["spark.sql.shuffle.partitions"] == "4"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.driver.host"] == "127.0.0.1"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == settings.s3_endpoint
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.access.key"] == settings.s3_access_key.get_secret_value()
+    classpath = conf["spark.driver.extraClassPath"].split(":")
+    assert all(str(p) in classpath for p in own)
+    assert conf["spark.executor.extraClassPath"] == conf["spark.driver.extraClassPath"]
+    assert "log4j2.configurationFile" in conf["spark.driver.extraJavaOptions"]
+
+
+def test_spark_ui_on_request_and_no_loopback_pin_for_remote_masters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARK_UI", "1")
+    _fake_cache(_settings(tmp_path), CONNECTORS)
+    remote = session_conf(_settings(tmp_path, spark_master="spark://10.1.2.3:7077"))
+    assert remote["spark.ui.enabled"] == "true"
+    assert "spark.driver.host" not in remote
+    cluster = session_conf(_settings(tmp_path, spark_master="spark://127.0.0.1:7077"))
+    assert cluster["spark.driver.bindAddress"] == "127.0.0.1"
+
+
+def test_layout_writer_rolls_objects_like_the_sink(tmp_path: Path) -> None:
+    with LayoutWriter(tmp_path, {"pin": "u.pin"}, per_object=2) as writer:
+        for i in range(5):
+            writer.write("pin", b'{"index": %d}' % i)
+        assert writer.counts == {"pin": 5}
+    folder = tmp_path / "topics" / "u.pin" / "partition=0"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "u.pin+0+0000000000.json",
+        "u.pin+0+0000000002.json",
+        "u.pin+0+0000000004.json",
+    ]
+    assert (folder / names[1]).read_bytes() == b'{"index": 2}\n{"index": 3}\n'
+
+
+def test_json_line_sends_datetimes_as_mysql_text() -> None:
+    line = json_line({"ind": 1, "timestamp": dt.datetime(2020, 1, 2, 3, 4, 5), "x": 1.5})
+    assert line == b'{"ind":1,"timestamp":"2020-01-02 03:04:05","x":1.5}\n'
+
+
+def test_run_summary_round_trips_as_json() -> None:
+    summary = RunSummary(
+        source="s3a://b",
+        target="s3a://b",
+        master="local[2]",
+        started_at="2026-01-01T00:00:00+00:00",
+        rows_read={"pin": 3},
+        answers={"users_joined_by_year": [{"post_year": 2015, "number_users_joined": 2}]},
+    )
+    back = RunSummary.from_json(summary.to_json())
+    assert back == summary
+    assert json.loads(summary.to_json())["rows_read"] == {"pin": 3}
+    assert back.answer("users_joined_by_year")[0]["number_users_joined"] == 2
+    with pytest.raises(KeyError, match="no output 'nope'"):
+        back.answer("nope")
