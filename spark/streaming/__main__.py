@@ -7,6 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from py4j.protocol import Py4JJavaError
+from pyspark.errors.exceptions.captured import CapturedException
+
 from services.settings import TABLES, SettingsError, load_settings
 from spark.jars import JarResolutionError
 from spark.streaming.job import (
@@ -17,6 +20,7 @@ from spark.streaming.job import (
     run,
     streaming_session,
 )
+from spark.streaming.preflight import PreflightError
 from spark.streaming.show import show
 from spark.streaming.sink import TableProgress
 from spark.streaming.source import StreamingConfigError
@@ -60,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(progress: Sequence[TableProgress]) -> None:
     for p in progress:
+        mean = sum(p.seconds) / len(p.seconds) if p.seconds else 0.0
         print(
-            f"{p.table}: {p.batches} micro-batches, {p.events} events, {p.quarantined} quarantined"
+            f"{p.table}: {p.batches} micro-batches ({mean:.1f} s each on average), "
+            f"{p.events} events, {p.quarantined} quarantined"
         )
 
 
@@ -72,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # py4j logs every callback (each micro-batch) at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    # The S3 client logs each retry; the preflight's one message says it all.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         settings = load_settings()
         if args.command == "show":
@@ -88,8 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         StreamingConfigError,
         StreamingJobError,
         JarResolutionError,
+        PreflightError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (CapturedException, Py4JJavaError) as exc:
+        # Anything else Spark raises: its first line, not the JVM's stack trace.
+        lines = str(exc).strip().splitlines()
+        first = next((line for line in lines if line.strip() and not line.startswith(":")), "")
+        print(
+            f"error: Spark failed: {first or type(exc).__name__}. `make status` shows whether "
+            "S3 and Kafka are up; SPARK_LOG_LEVEL=WARN shows Spark's own log.",
+            file=sys.stderr,
+        )
         return 1
     _report(progress)
     return 0

@@ -17,6 +17,7 @@ from pyspark.sql.streaming import StreamingQuery
 from services.settings import TABLES, Settings
 from spark.session import build_session
 from spark.streaming.layout import QUARANTINE, checkpoint_path, query_name
+from spark.streaming.preflight import check_bucket, check_topics
 from spark.streaming.sink import MicroBatchWriter, TableProgress
 from spark.streaming.source import StreamingConfigError, read_topic
 from spark.streaming.tables import ensure_table
@@ -118,9 +119,15 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def _start(settings: Settings, options: StreamOptions) -> SparkSession:
+    check_bucket(settings)
+    check_topics(settings, options.tables)
+    return streaming_session(settings)
+
+
 def run(settings: Settings, options: StreamOptions) -> list[TableProgress]:
     """Stream until SIGINT/SIGTERM or until a query fails (then raise its error)."""
-    spark = streaming_session(settings)
+    spark = _start(settings, options)
     queries = start_queries(spark, settings, options, available_now=False)
     log.info(
         "streaming %s every %g s; stop with Ctrl-C",
@@ -134,6 +141,9 @@ def run(settings: Settings, options: StreamOptions) -> list[TableProgress]:
                 if spark.streams.awaitAnyTermination(1):
                     _raise_failures(queries)
                     break
+    except StreamingQueryException:
+        _raise_failures(queries)
+        raise
     finally:
         for query, _writer in queries:
             query.stop()
@@ -142,7 +152,7 @@ def run(settings: Settings, options: StreamOptions) -> list[TableProgress]:
 
 def once(settings: Settings, options: StreamOptions) -> list[TableProgress]:
     """Process everything the topics hold now, then stop (Spark's available-now trigger)."""
-    spark = streaming_session(settings)
+    spark = _start(settings, options)
     queries = start_queries(spark, settings, options, available_now=True)
     try:
         for query, _writer in queries:

@@ -229,3 +229,13 @@ def test_killed_mid_stream_then_restarted_holds_exactly_n(
 
     run_once(stream_ns)
     assert counts(spark, stream_ns) == {t: (N, N) for t in TABLES}
+
+
+def test_a_namespace_that_was_never_created_is_one_clear_error(stack: Settings) -> None:
+    missing = stack.model_copy(update={"pipeline_user_id": "never-created-ns"})
+    proc = job(missing, "once")
+    out, _ = proc.communicate(timeout=120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 1, text
+    assert "error: bucket user-never-created-ns-bucket does not exist: `make up`" in text
+    assert "Traceback" not in text
