@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from services.settings import TABLES, load_settings
 from spark.clean import CLEANERS, split_corrupt
 from spark.streaming.job import streaming_session
+from spark.streaming.sink import count_split
 from spark.streaming.source import parse_events
 from spark.streaming.tables import QUARANTINE_SCHEMA, cleaned_schema
 
@@ -36,6 +37,7 @@ def test_good_bad_and_keyless_values_are_told_apart(spark: SparkSession) -> None
         None,  # a tombstone
     ]
     good, bad = split_corrupt(parse_events(kafka_rows(spark, values), "user"), "user")
+    assert count_split(good, bad) == (5, 4)
     assert [r["ind"] for r in good.collect()] == [1]
     reasons = sorted((r["reason"], r["raw_line"]) for r in bad.collect())
     assert reasons == [
