@@ -32,6 +32,7 @@ from spark.job import (
     run_job,
     topic_path,
 )
+from spark.session import SparkStartError, build_session
 
 __all__ = [
     "SUMMARY_KEY",
@@ -92,7 +93,6 @@ def _put_summary(settings: Settings) -> Callable[[str], None]:
 
 def run(settings: Settings, spark: SparkSession | None = None) -> RunSummary:
     """The whole job against the settings' bucket; builds (and stops) a session if not given."""
-    from spark.session import build_session
 
     _check_bucket(settings)
     start = time.perf_counter()
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         summary = run(settings)
-    except (BatchError, SettingsError, JarResolutionError) as exc:
+    except (BatchError, SettingsError, JarResolutionError, SparkStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
