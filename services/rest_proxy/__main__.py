@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        serve(load_settings(), host=args.host, log_level=args.log_level)
+        settings = load_settings()
+        serve(settings, host=args.host or settings.bind_host, log_level=args.log_level)
     except (ProxyConfigError, SettingsError) as exc:
         print(f"rest_proxy: {exc}", file=sys.stderr)
         return 2

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     board = HealthBoard(config.name)
     try:
-        server = serve(board, settings.sink_health_port)
+        server = serve(board, settings.sink_health_port, settings.bind_host)
     except OSError as exc:
         print(
             f"s3-sink: cannot listen on 127.0.0.1:{settings.sink_health_port} for /health "

@@ -57,7 +57,7 @@ class HealthBoard:
         return 200, snap
 
 
-def serve(board: HealthBoard, port: int) -> ThreadingHTTPServer:
+def serve(board: HealthBoard, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Start the endpoint in a daemon thread; raises OSError if the port is taken."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -80,8 +80,8 @@ def serve(board: HealthBoard, port: int) -> ThreadingHTTPServer:
             # Probes every few seconds would drown the sink's own log.
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
-    log.info("health endpoint on http://127.0.0.1:%d/health", port)
+    log.info("health endpoint on http://%s:%d/health", host, port)
     return server
