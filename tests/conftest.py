@@ -38,11 +38,27 @@ def fresh_namespace(stack: Settings, prefix: str = "t") -> Settings:
     return settings
 
 
+def drop_namespace(settings: Settings) -> None:
+    """Best effort: a namespace that cannot be dropped must not fail the test that used it."""
+    import logging
+
+    from services.stack import bootstrap
+
+    try:
+        bootstrap.drop_namespace(settings)
+    except Exception as exc:  # cleanup only; the test's own result stands
+        logging.getLogger(__name__).warning("could not drop %s: %s", settings.pipeline_user_id, exc)
+
+
 @pytest.fixture
-def ns(stack: Settings) -> Settings:
-    return fresh_namespace(stack)
+def ns(stack: Settings) -> Iterator[Settings]:
+    settings = fresh_namespace(stack)
+    yield settings
+    drop_namespace(settings)
 
 
 @pytest.fixture(scope="module")
-def module_ns(stack: Settings) -> Settings:
-    return fresh_namespace(stack)
+def module_ns(stack: Settings) -> Iterator[Settings]:
+    settings = fresh_namespace(stack)
+    yield settings
+    drop_namespace(settings)

@@ -150,3 +150,25 @@ def namespace(settings: Settings) -> None:
     """Everything one PIPELINE_USER_ID needs: its topics and its bucket."""
     kafka_topics(settings, settings.topics + settings.streaming_topics)
     s3_bucket(settings)
+
+
+def drop_namespace(settings: Settings) -> None:
+    """Delete one namespace's topics, objects and bucket (tests and benchmarks clean up)."""
+    from minio.deleteobjects import DeleteObject
+
+    admin = clients_for(settings).kafka_admin()
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [t for t in settings.topics + settings.streaming_topics if t in existing]
+    if doomed:
+        for future in admin.delete_topics(doomed, operation_timeout=15).values():
+            future.result(timeout=20)
+    s3 = clients_for(settings).s3()
+    if s3.bucket_exists(settings.bucket):
+        objects = (
+            DeleteObject(o.object_name)
+            for o in s3.list_objects(settings.bucket, recursive=True)
+            if o.object_name
+        )
+        for error in s3.remove_objects(settings.bucket, objects):
+            raise StackError(f"s3: could not delete {error.name} from {settings.bucket}: {error}")
+        s3.remove_bucket(settings.bucket)

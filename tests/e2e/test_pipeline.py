@@ -23,6 +23,7 @@ from services.demo.run import DemoResult, run_demo
 from services.settings import TABLES, Settings
 from services.stack import lifecycle
 from services.stack.supervisor import Supervisor
+from tests.conftest import drop_namespace
 from tests.e2e import png, reference
 
 pytestmark = pytest.mark.e2e
@@ -68,11 +69,12 @@ def _run(
     rate: float | None = None,
 ) -> Iterator[tuple[Settings, DemoResult]]:
     settings = _isolated(stack, prefix)
+    user_id = f"{prefix}{uuid.uuid4().hex[:8]}"
     try:
         result = run_demo(
             settings,
             size=SIZE,
-            user_id=f"{prefix}{uuid.uuid4().hex[:8]}",
+            user_id=user_id,
             report_dir=tmp_path,
             land_timeout=240,
             progress=False,
@@ -82,6 +84,7 @@ def _run(
         yield settings, result
     finally:
         _drop_database(settings)
+        drop_namespace(settings.model_copy(update={"pipeline_user_id": user_id}))
 
 
 @pytest.fixture(scope="module")

@@ -149,3 +149,16 @@ def test_status_table_lists_every_service(stack: Settings) -> None:
     for name in ("mysql", "kafka", "connect", "s3"):
         assert name in out.stdout
     assert "127.0.0.1:9092" in out.stdout
+
+
+def test_drop_namespace_removes_topics_and_bucket(stack: Settings) -> None:
+    from services.stack import bootstrap
+    from tests.conftest import fresh_namespace
+
+    settings = fresh_namespace(stack, prefix="drop")
+    s3 = clients_for(settings).s3()
+    s3.put_object(settings.bucket, "a/b.json", io.BytesIO(b"{}"), 2)
+    bootstrap.drop_namespace(settings)
+    topics = clients_for(stack).kafka_admin().list_topics(timeout=10).topics
+    assert not any(t in topics for t in settings.topics + settings.streaming_topics)
+    assert not s3.bucket_exists(settings.bucket)
