@@ -49,6 +49,11 @@ def _java_opts(settings: Settings, heap: str) -> list[str]:
     ]
 
 
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _module_exists(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -159,9 +164,11 @@ def s3(settings: Settings) -> Service:
             "-volume.max=2000",
             "-filer",
             "-filer.port=9335",
+            f"-filer.localSocket={settings.run_dir / 'seaweedfs-filer.sock'}",
             "-s3",
             f"-s3.port={port}",
             f"-s3.config={configs.s3_identities(settings)}",
+            f"-s3.localSocket={settings.run_dir / 'seaweedfs-s3.sock'}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-metricsPort=0",
@@ -170,6 +177,8 @@ def s3(settings: Settings) -> Service:
         start_timeout=60,
         # weed reads master.toml from its working directory.
         cwd=configs.seaweedfs_dir(settings),
+        # Its glog files go to TMPDIR: keep them inside the project's state folder.
+        env={"TMPDIR": str(_mkdir(settings.run_dir / "seaweedfs-tmp"))},
         fix="ports 9333-9335 and 19333-19335 must be free too (SeaweedFS's master, volume, filer)",
     )
 
