@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     spark_master_port: int = 7077
     spark_master_ui_port: int = 8090
     spark_worker_ui_port: int = 8091
+    # The Spark UI (http://127.0.0.1:4040) and log level; quiet unless asked for.
+    spark_ui: bool = False
+    spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
 
     # --- AWS --------------------------------------------------------------------------
     # Read only when PIPELINE_TARGET=aws (services/aws, services/clients/aws.py, docs/aws.md).

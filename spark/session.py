@@ -37,12 +37,9 @@ appender.stderr.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n%ex
 
 
 def _knob(settings: Settings, name: str, default: str) -> str:
-    # spark_ui / spark_log_level are not Settings fields yet; until they are, the
-    # environment variables SPARK_UI and SPARK_LOG_LEVEL switch them.
+    # SPARK_UI and SPARK_LOG_LEVEL, through the settings object like every other knob.
     value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name.upper(), default)
-    return str(value)
+    return default if value is None else str(value)
 
 
 def ui_enabled(settings: Settings) -> bool:
