@@ -39,32 +39,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.ok else 2
 
 
-def _print(result: DemoResult, console: Console) -> None:
-    from spark.batch import RunSummary, print_summary
+#: Short terminal headers for the reconciliation columns (the HTML report spells them out).
+HEADERS = {
+    "table": "table",
+    "mysql_rows": "MySQL rows",
+    "acknowledged": "proxy acked",
+    "kafka_end_offsets": "Kafka offsets",
+    "landed_distinct": "landed in S3",
+    "cleaned_rows": "cleaned rows",
+    "lost": "lost",
+    "doubled": "doubled",
+}
 
-    print_summary(
-        RunSummary(source="", target="", master="", started_at="", answers=result.answers), console
-    )
-    table = Table(title=f"reconciliation — namespace {result.user_id}")
-    cols = list(result.reconciliation[0].as_row()) if result.reconciliation else []
-    for c in cols:
-        table.add_column(c, justify="left" if c == "table" else "right")
+
+def _cell(column: str, value: object) -> str:
+    if column in ("lost", "doubled"):
+        return f"[red]{value}[/]" if value else f"[green]{value}[/]"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _print(result: DemoResult, console: Console) -> None:
+    from spark.batch import print_summary
+
+    print_summary(result.batch, console)
+    table = Table(title=f"reconciliation — namespace {result.user_id}", title_justify="left")
+    for key, header in HEADERS.items():
+        table.add_column(header, justify="left" if key == "table" else "right")
     for r in result.reconciliation:
         row = r.as_row()
-        table.add_row(
-            *[
-                (
-                    f"[red]{v}[/]"
-                    if c in ("lost", "doubled") and v
-                    else f"{v:,}"
-                    if isinstance(v, int)
-                    else str(v)
-                )
-                for c, v in row.items()
-            ]
-        )
+        table.add_row(*[_cell(key, row[key]) for key in HEADERS])
     console.print(table)
-    stages = Table(title="seconds per stage")
+    stages = Table(title="seconds per stage", title_justify="left")
     stages.add_column("stage")
     stages.add_column("seconds", justify="right")
     for name, secs in result.seconds.items():
@@ -72,7 +77,7 @@ def _print(result: DemoResult, console: Console) -> None:
     stages.add_row("[bold]total[/]", f"[bold]{sum(result.seconds.values()):.1f}[/]")
     console.print(stages)
     verdict = "[green]nothing lost[/]" if result.ok else "[red]records were lost[/]"
-    console.print(f"{verdict}. HTML report: {result.report_path}")
+    console.print(f"{verdict}. HTML report: {result.report_path}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
-WIDTH, HEIGHT = 640, 300
-PAD_L, PAD_R, PAD_T, PAD_B = 70, 20, 30, 70
+WIDTH, HEIGHT = 520, 280
+PAD_L, PAD_R, PAD_T, PAD_B = 60, 30, 36, 60
 COLOURS = ("#e60023", "#0a7cff", "#1f9d55", "#f59f00", "#7048e8", "#0ca678")
 
 
@@ -16,6 +17,17 @@ def _fmt(v: float) -> str:
     if v >= 10_000:
         return f"{v / 1_000:.0f}k"
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
+def nice_peak(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 x 10^k at or above `value`: round axis ticks."""
+    if value <= 0:
+        return 1.0
+    exp = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * exp >= value:
+            return step * exp
+    return 10 * exp
 
 
 def _frame(title: str, body: list[str], peak: float) -> str:
@@ -44,7 +56,7 @@ def bar_chart(
     title: str, labels: Sequence[str], values: Sequence[float], notes: Sequence[str] | None = None
 ) -> str:
     """Vertical bars, one per label; `notes` are printed inside the bars (e.g. a category)."""
-    peak = max([float(v) for v in values] + [1.0]) * 1.1
+    peak = nice_peak(max([float(v) for v in values] + [1.0]) * 1.08)
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
     step = plot_w / max(len(values), 1)
     body = []
@@ -70,7 +82,7 @@ def bar_chart(
 
 
 def line_chart(title: str, labels: Sequence[str], values: Sequence[float]) -> str:
-    peak = max([float(v) for v in values] + [1.0]) * 1.1
+    peak = nice_peak(max([float(v) for v in values] + [1.0]) * 1.08)
     plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
     step = plot_w / max(len(values) - 1, 1)
     points = [
