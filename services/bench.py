@@ -124,7 +124,7 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, Any, str, bool | None]]
     )
     add(
         "landing records/s",
-        get("landing", "throughput", "records_per_s"),
+        get("landing", "throughput", "landing_records_per_s"),
         ">= 5000",
         lambda v: v >= 5000,
     )
