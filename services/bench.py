@@ -78,7 +78,7 @@ def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
     try:
         return bench_streaming.bench(
             ns,
-            rate=2000.0,
+            rate=3000.0,
             seconds=10.0 if quick else 30.0,
             warmup=10.0 if quick else 20.0,
             trigger_seconds=2.0,
@@ -183,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in sections if s not in runners]
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {', '.join(runners)}")
+    # `--only` refreshes some sections and keeps the others' last figures.
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     results: dict[str, Any] = {
+        **previous,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cores": os.cpu_count(),
         "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # one failed benchmark must not lose the others' figures
             traceback.print_exc()
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        results[name]["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         results[name]["bench_seconds"] = round(time.monotonic() - t0, 1)
         results[name]["load_average_1m"] = round(os.getloadavg()[0], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
