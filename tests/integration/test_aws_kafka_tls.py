@@ -19,6 +19,7 @@ from services.aws import profile as aws_profile
 from services.aws.preflight import CheckFailed
 from services.clients.aws import AwsClients
 from services.settings import Settings
+from tests import fake_aws
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,8 @@ class MskAtLoopback(AwsClients):
 @pytest.fixture
 def fake_chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", fake_aws.access_key_id("kafka"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", fake_aws.SECRET_ACCESS_KEY)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
 

@@ -22,11 +22,12 @@ from services.aws import preflight
 from services.aws.preflight import Check, CheckFailed, Masker, Row, run_preflight
 from services.aws.profile import VARIABLES
 from services.settings import PROJECT_ROOT, Settings
+from tests import fake_aws
 
 pytestmark = pytest.mark.integration
 
-AWS_SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
-ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET = fake_aws.SECRET_ACCESS_KEY
+ACCESS_KEY = fake_aws.access_key_id("preflight")
 MYSQL_SECRET = "rds-Secret-pw-42"
 CONFIG: dict[str, Any] = {
     "pipeline_user_id": "0a1b2c3d4e5f",
@@ -88,7 +89,7 @@ def test_secrets_never_appear_in_the_table() -> None:
     rows = run_preflight(aws())
     text = "\n".join(f"{r.check} {r.endpoint} {r.detail}" for r in rows)
     assert MYSQL_SECRET not in text and AWS_SECRET not in text
-    assert ACCESS_KEY not in text and "AKIA****MPLE" in text
+    assert ACCESS_KEY not in text and fake_aws.masked(ACCESS_KEY) in text
 
 
 def test_missing_variables_are_rows_and_block_only_their_checks() -> None:
@@ -158,7 +159,7 @@ def test_an_endpoint_that_never_answers_becomes_a_timeout_row(
 def test_masker_hides_secrets_and_access_keys() -> None:
     mask = Masker.from_settings(aws())
     assert mask(f"pw={MYSQL_SECRET} key={ACCESS_KEY} s={AWS_SECRET}") == (
-        "pw=**** key=AKIA****MPLE s=****"
+        f"pw=**** key={fake_aws.masked(ACCESS_KEY)} s=****"
     )
 
 

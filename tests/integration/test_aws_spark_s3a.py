@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.settings import PROJECT_ROOT
+from tests import fake_aws
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +59,8 @@ def test_s3a_signs_with_the_default_chain_and_goes_to_the_regional_bucket_host(
         "PIPELINE_TARGET": "aws",
         "PIPELINE_USER_ID": USER,
         "S3_REGION": "eu-central-1",
-        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+        "AWS_ACCESS_KEY_ID": fake_aws.access_key_id("spark"),
+        "AWS_SECRET_ACCESS_KEY": fake_aws.SECRET_ACCESS_KEY,
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",

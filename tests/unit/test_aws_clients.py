@@ -22,6 +22,7 @@ from services.aws.profile import VARIABLES
 from services.clients import clients_for
 from services.clients.aws import AwsClients, AwsCredentialsError
 from services.settings import Settings
+from tests import fake_aws
 
 pytestmark = pytest.mark.unit
 
@@ -39,8 +40,8 @@ CONFIG: dict[str, Any] = {
     "kafka_bootstrap_servers": BROKERS,
     "s3_region": "eu-central-1",
 }
-ENV_KEY = "AKIAENVEXAMPLE000001"
-PROFILE_KEY = "AKIAPROFILEXAMPLE002"
+ENV_KEY = fake_aws.access_key_id("env")
+PROFILE_KEY = fake_aws.access_key_id("profile")
 
 
 @pytest.fixture(autouse=True)
