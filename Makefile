@@ -52,7 +52,7 @@ stream: up ## run the Structured Streaming job into Delta tables until stopped
 stream-once: up ## process what the streaming topics hold, then stop (available-now trigger)
 	@$(PY) -m spark.streaming once
 
-demo: up ## the whole flow: seed, replay, land, Spark, report; every record accounted for
+demo: $(VENV_STAMP) ## the whole flow: seed, replay, land, Spark, report; every record accounted for
 	@$(PY) -m services.demo
 
 test: $(VENV_STAMP) ## the whole test suite (unit, integration, end-to-end); starts the stack itself

@@ -32,7 +32,9 @@ def warm_up_seconds() -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "services.stack", "up"], capture_output=True, text=True, timeout=600
     )
-    return {"warm_make_up_s": round(time.monotonic() - t0, 2), "ok": out.returncode == 0}
+    if out.returncode != 0:
+        raise RuntimeError(f"`python -m services.stack up` failed: {out.stderr[-2000:]}")
+    return {"warm_make_up_s": round(time.monotonic() - t0, 2)}
 
 
 def idle_memory(settings: Settings) -> dict[str, Any]:

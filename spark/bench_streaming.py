@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 import requests
 from minio import Minio
-from minio.deleteobjects import DeleteObject
 
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings, load_settings
@@ -214,18 +213,9 @@ class Poster:
 
 def drop_namespace(settings: Settings) -> None:
     """Delete the bench's bucket and topics: each bucket holds S3 volumes of its own."""
-    clients = clients_for(settings)
-    s3 = clients.s3()
-    if s3.bucket_exists(settings.bucket):
-        names = (o.object_name or "" for o in s3.list_objects(settings.bucket, recursive=True))
-        errors = list(s3.remove_objects(settings.bucket, (DeleteObject(n) for n in names)))
-        if errors:
-            raise BenchError(f"could not empty {settings.bucket}: {errors[0]}")
-        s3.remove_bucket(settings.bucket)
-    admin = clients.kafka_admin()
-    # Wait for each deletion: the request is lost if the client goes away first.
-    for future in admin.delete_topics([*settings.streaming_topics, *settings.topics]).values():
-        future.result()
+    from services.stack import bootstrap
+
+    bootstrap.drop_namespace(settings)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

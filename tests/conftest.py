@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -62,3 +63,39 @@ def module_ns(stack: Settings) -> Iterator[Settings]:
     settings = fresh_namespace(stack)
     yield settings
     drop_namespace(settings)
+
+
+@contextmanager
+def seeded_database(stack: Settings, prefix: str, size: int) -> Iterator[Settings]:
+    """Settings for a throwaway database of `size` events read by its own read-only
+    account; both are dropped afterwards."""
+    from seed_data.load import load
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    settings = stack.model_copy(update={"mysql_database": name, "mysql_user": name})
+    try:
+        load(settings, size=size)
+        yield settings
+    finally:
+        drop_database(settings)
+
+
+def drop_database(settings: Settings) -> None:
+    """Drop the settings' database and its read-only account (never the shared one's)."""
+    from sqlalchemy import text
+
+    from seed_data.reader import READER_HOSTS
+    from services.clients import clients_for
+
+    shared = Settings.model_fields["mysql_user"].default
+    assert settings.mysql_user != shared, "refusing to drop the shared reader"
+    admin = clients_for(settings).mysql_engine(admin=True, database=False)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.mysql_database}`"))
+            for host in READER_HOSTS:
+                conn.execute(
+                    text("DROP USER IF EXISTS :u@:h"), {"u": settings.mysql_user, "h": host}
+                )
+    finally:
+        admin.dispose()

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class TopicCache:
-    def __init__(self, client: Any, timeout_s: float, max_age_s: float = 30.0) -> None:
+    def __init__(
+        self, client: Any, timeout_s: float, max_age_s: float = 30.0, servers: str = ""
+    ) -> None:
+        self._servers = servers
         # `client` is anything with librdkafka's `list_topics` (a Producer or AdminClient).
         self._client = client
         self._timeout_s = timeout_s
@@ -75,4 +78,4 @@ class TopicCache:
             ) from None
 
     def _describe(self) -> str:
-        return "the bootstrap servers (KAFKA_BOOTSTRAP_SERVERS)"
+        return f"Kafka at {self._servers or '?'} (KAFKA_BOOTSTRAP_SERVERS)"

@@ -28,7 +28,11 @@ class ProxyState:
         )
         # Metadata must answer faster than a produce: a client waiting on a missing
         # topic or a dead broker gets its 404 / 503 in at most this long.
-        self.topics = TopicCache(self.producer.raw, timeout_s=min(5.0, timeout))
+        self.topics = TopicCache(
+            self.producer.raw,
+            timeout_s=min(5.0, timeout),
+            servers=settings.kafka_bootstrap_servers,
+        )
         self.consumers = ConsumerRegistry(self.clients, settings.rest_proxy_consumer_idle_s)
         self._admin: Any = None
         self._tasks: list[asyncio.Task[None]] = []

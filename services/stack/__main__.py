@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.settings import SettingsError, load_settings
+from services.settings import Settings, SettingsError, load_settings
 from services.stack import lifecycle
 from services.stack.errors import StackError
 
@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_status(settings: object) -> int:
+def _print_status(settings: Settings) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    rows = lifecycle.status(settings)  # type: ignore[arg-type]
+    rows = lifecycle.status(settings)
     table = Table(title="local stack")
     for col in ("service", "endpoint", "state", "detail"):
         table.add_column(col)
@@ -72,15 +72,14 @@ def _print_status(settings: object) -> int:
     return 0 if all(r.up for r in rows) else 3
 
 
-def _print_logs(settings: object) -> None:
+def _print_logs(settings: Settings) -> None:
     from services.stack.definitions import all_services
 
-    s = settings
-    print(f"logs folder: {s.logs_dir}")  # type: ignore[attr-defined]
-    for svc in all_services(s):  # type: ignore[arg-type]
-        print(f"  {svc.name:<11} {svc.log(s)}")  # type: ignore[arg-type]
-    print(f"  {'supervisord':<11} {s.logs_dir / 'supervisord.log'}")  # type: ignore[attr-defined]
-    print(f"  {'install':<11} {s.logs_dir / 'install.log'}")  # type: ignore[attr-defined]
+    print(f"logs folder: {settings.logs_dir}")
+    for svc in all_services(settings):
+        print(f"  {svc.name:<11} {svc.log(settings)}")
+    print(f"  {'supervisord':<11} {settings.logs_dir / 'supervisord.log'}")
+    print(f"  {'install':<11} {settings.logs_dir / 'install.log'}")
     print("follow one with: tail -f <file>")
 
 

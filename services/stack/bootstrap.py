@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from confluent_kafka.admin import NewTopic
@@ -29,8 +30,6 @@ def init_mysql_datadir(settings: Settings) -> None:
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
     ]
-    import os
-
     if os.geteuid() == 0:
         cmd.append("--user=root")
     with log.open("a") as out:
@@ -81,17 +80,6 @@ def mysql_accounts(settings: Settings) -> None:
             cur.execute(f"ALTER USER %s@'{host}' IDENTIFIED BY %s", (user, password))
             cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO %s@'{host}' WITH GRANT OPTION", (user,))
         cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
-
-
-def mysql_database(settings: Settings) -> None:
-    from sqlalchemy import text
-
-    engine = clients_for(settings).mysql_engine(admin=True, database=False)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`"))
-    finally:
-        engine.dispose()
 
 
 def kafka_topics(settings: Settings, names: list[str]) -> list[str]:

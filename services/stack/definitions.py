@@ -97,22 +97,20 @@ def mysql(settings: Settings) -> Service:
     )
 
 
-def kafka(settings: Settings) -> Service:
+def _kafka_java(settings: Settings, heap: str, main: str, properties: Path) -> tuple[str, ...]:
+    """A JVM from the Kafka jars: the broker and the Connect worker start the same way."""
     libs = install.kafka_libs(settings)
+    return ("java", *_java_opts(settings, heap), "-cp", f"{libs}/*", main, str(properties))
+
+
+def kafka(settings: Settings) -> Service:
     port = bootstrap_port(settings.kafka_bootstrap_servers)
     return Service(
         name="kafka",
         title="MSK (Kafka, KRaft)",
         ports=(port, settings.kafka_controller_port),
         endpoint=settings.kafka_bootstrap_servers,
-        command=(
-            "java",
-            *_java_opts(settings, "768m"),
-            "-cp",
-            f"{libs}/*",
-            "kafka.Kafka",
-            str(configs.kafka_properties(settings)),
-        ),
+        command=_kafka_java(settings, "768m", "kafka.Kafka", configs.kafka_properties(settings)),
         probe=probes.kafka,
         start_timeout=90,
         fix="look for 'Exiting Kafka' in the log; `make clean` resets a broken log folder",
@@ -121,19 +119,16 @@ def kafka(settings: Settings) -> Service:
 
 
 def connect(settings: Settings) -> Service:
-    libs = install.kafka_libs(settings)
     return Service(
         name="connect",
         title="MSK Connect (Kafka Connect)",
         ports=(url_port(settings.kafka_connect_url, 8083),),
         endpoint=settings.kafka_connect_url,
-        command=(
-            "java",
-            *_java_opts(settings, "512m"),
-            "-cp",
-            f"{libs}/*",
+        command=_kafka_java(
+            settings,
+            "512m",
             "org.apache.kafka.connect.cli.ConnectDistributed",
-            str(configs.connect_properties(settings)),
+            configs.connect_properties(settings),
         ),
         probe=probes.connect,
         start_timeout=120,

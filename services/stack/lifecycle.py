@@ -6,9 +6,11 @@ each in dependency order and each behind a real readiness probe with a deadline.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.settings import PROJECT_ROOT, Settings
@@ -30,6 +32,9 @@ def runtime(settings: Settings) -> str:
     except (OSError, subprocess.SubprocessError):
         ok = False
     return "docker" if ok else "native"
+
+
+Say = Callable[[str], None]
 
 
 def _say(msg: str) -> None:
@@ -55,8 +60,7 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
     )
 
 
-def _native_up(settings: Settings, say: object) -> None:
-    assert callable(say)
+def _native_up(settings: Settings, say: Say) -> None:
     install.install_all(settings)
     services = all_services(settings)
     sup = Supervisor(settings)
@@ -65,8 +69,7 @@ def _native_up(settings: Settings, say: object) -> None:
         _start_one(settings, sup, svc, say)
 
 
-def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: object) -> None:
-    assert callable(say)
+def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: Say) -> None:
     t0 = time.monotonic()
     state = sup.state(svc.name)
     if state in ("RUNNING", "STARTING"):
@@ -144,7 +147,7 @@ def ensure_namespace(settings: Settings) -> None:
     try:
         bootstrap.namespace(settings)
     except StackError:
-        raise
+        raise  # already says what to fix
     except Exception as exc:
         raise StackError(
             f"could not create the topics or bucket of namespace '{settings.pipeline_user_id}': "
@@ -219,10 +222,7 @@ def compose_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _compose(args: list[str], settings: Settings | None = None) -> None:
-    import os
-
-    settings = settings or Settings()
+def _compose(args: list[str], settings: Settings) -> None:
     # Debian's docker-compose (1.x) or the Docker CLI's compose plugin, whichever exists.
     base = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
     cmd = [*base, "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args]

@@ -70,8 +70,12 @@ class StreamOptions:
 
 
 def streaming_session(settings: Settings) -> SparkSession:
+    # A long-running job: the full JIT pays off (quick_jit is for one-minute batch runs).
     return build_session(
-        settings, "pinterest-streaming", extra_conf={**DELTA_CONF, **STREAMING_CONF}
+        settings,
+        "pinterest-streaming",
+        extra_conf={**DELTA_CONF, **STREAMING_CONF},
+        quick_jit=False,
     )
 
 

@@ -21,10 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from confluent_kafka import TopicPartition
-from sqlalchemy import text
 
-from seed_data.load import load
-from seed_data.reader import READER_HOSTS
 from services.aws import preflight
 from services.aws import profile as aws_profile
 from services.aws.gateway_openapi import gateway_spec
@@ -34,7 +31,7 @@ from services.clients.aws import AwsClients
 from services.emulator import live
 from services.rest_proxy.process import ProxyProcess, free_port, with_free_ports
 from services.settings import TABLES, Settings
-from tests.conftest import fresh_namespace
+from tests.conftest import fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 
@@ -142,22 +139,8 @@ def _template_regex(path: str) -> re.Pattern[str]:
 @pytest.fixture(scope="module")
 def db(stack: Settings) -> Iterator[Settings]:
     """A throwaway database of EVENTS events with its own read-only account."""
-    tag = uuid.uuid4().hex[:8]
-    settings = stack.model_copy(
-        update={"mysql_database": f"aws_gw_{tag}", "mysql_user": f"aws_gw_{tag}"}
-    )
-    load(settings, size=EVENTS)
-    admin = clients_for(settings).mysql_engine(admin=True, database=False)
-    try:
+    with seeded_database(stack, "aws_gw", EVENTS) as settings:
         yield settings
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.mysql_database}`"))
-            for host in READER_HOSTS:
-                conn.execute(
-                    text("DROP USER IF EXISTS :u@:h"), {"u": settings.mysql_user, "h": host}
-                )
-        admin.dispose()
 
 
 @pytest.fixture

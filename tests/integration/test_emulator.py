@@ -25,8 +25,6 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from sqlalchemy import text
 
-from seed_data.load import load
-from seed_data.reader import READER_HOSTS
 from services.clients import clients_for
 from services.emulator import checkpoint as ckpt
 from services.emulator import cli, live, replay
@@ -34,7 +32,7 @@ from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
 from services.rest_proxy.process import ProxyProcess, free_port, settings_env, with_free_ports
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
-from tests.conftest import fresh_namespace
+from tests.conftest import fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 
@@ -42,27 +40,11 @@ EVENTS = 300
 INDEX = {"pin": "index", "geo": "ind", "user": "ind"}
 
 
-def _drop(admin: Any, database: str, user: str) -> None:
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
-        for host in READER_HOSTS:
-            conn.execute(text("DROP USER IF EXISTS :u@:h"), {"u": user, "h": host})
-
-
 @pytest.fixture(scope="module")
 def db(stack: Settings) -> Iterator[Settings]:
     """Settings whose MySQL database holds EVENTS events, read by a throwaway reader."""
-    tag = uuid.uuid4().hex[:8]
-    settings = stack.model_copy(
-        update={"mysql_database": f"emu_test_{tag}", "mysql_user": f"emu_reader_{tag}"}
-    )
-    load(settings, size=EVENTS)
-    admin = clients_for(settings).mysql_engine(admin=True, database=False)
-    try:
+    with seeded_database(stack, "emu_test", EVENTS) as settings:
         yield settings
-    finally:
-        _drop(admin, settings.mysql_database, settings.mysql_user)
-        admin.dispose()
 
 
 @pytest.fixture
@@ -334,21 +316,14 @@ def test_bad_input_exits_2_naming_the_fix(
 def test_empty_table_exits_2(
     quiet: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    empty = quiet.model_copy(
-        update={"mysql_database": f"emu_empty_{tag}", "mysql_user": f"emu_empty_{tag}"}
-    )
-    admin = clients_for(empty).mysql_engine(admin=True, database=False)
-    try:
-        load(empty, size=5)
+    with seeded_database(quiet, "emu_empty", 5) as empty:
+        admin = clients_for(empty).mysql_engine(admin=True, database=False)
         with admin.begin() as conn:
             conn.execute(text(f"DELETE FROM `{empty.mysql_database}`.`{SOURCE_TABLES['geo']}`"))
+        admin.dispose()
         code, out = run_cli(empty, ["replay", "--no-checkpoint"], monkeypatch, capsys)
         assert code == 2, out
         assert "geolocation_data is empty" in out and "make seed" in out
-    finally:
-        _drop(admin, empty.mysql_database, empty.mysql_user)
-        admin.dispose()
 
 
 def test_a_4xx_stops_the_run_with_exit_1(
