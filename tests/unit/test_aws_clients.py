@@ -10,7 +10,7 @@ import base64
 import ssl
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import certifi
@@ -171,12 +171,41 @@ def test_kafka_scram_is_sasl_ssl_scram_sha_512() -> None:
     Producer(conf)
 
 
-def test_kafka_clients_built_by_the_factory_carry_the_aws_settings() -> None:
+class _Recorded:
+    """Stands in for a librdkafka client: keeps the configuration it was built with."""
+
+    built: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.built.append((type(self).__name__, dict(conf)))
+
+    def poll(self, _timeout: float) -> None:
+        return None
+
+
+def test_kafka_clients_built_by_the_factory_carry_the_aws_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import services.clients.base as base
+
+    built: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+    for name in ("Producer", "Consumer", "AdminClient"):
+        monkeypatch.setattr(base, name, type(name, (_Recorded,), {"built": built}))
     clients = aws(kafka_auth="scram", kafka_sasl_username="alice", kafka_sasl_password="s3cr")
-    # The shared producer/consumer/admin builders accept the AWS configuration.
+
     clients.kafka_producer()
-    clients.kafka_consumer("g").close()
+    clients.kafka_consumer("g")
     clients.kafka_admin()
+
+    assert [kind for kind, _ in built] == ["Producer", "Consumer", "AdminClient"]
+    for kind, conf in built:
+        assert conf["bootstrap.servers"] == BROKERS, kind
+        assert conf["security.protocol"] == "SASL_SSL", kind
+        assert conf["sasl.mechanisms"] == "SCRAM-SHA-512", kind
+        assert (conf["sasl.username"], conf["sasl.password"]) == ("alice", "s3cr"), kind
+    producer, consumer = built[0][1], built[1][1]
+    assert producer["acks"] == "all" and producer["enable.idempotence"] is True
+    assert consumer["group.id"] == "g" and consumer["enable.auto.commit"] is False
 
 
 # --- MySQL ----------------------------------------------------------------------------------
