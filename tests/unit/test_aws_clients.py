@@ -188,7 +188,7 @@ def test_kafka_clients_built_by_the_factory_carry_the_aws_settings(
 ) -> None:
     import services.clients.base as base
 
-    built: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+    built: list[tuple[str, dict[str, Any]]] = []
     for name in ("Producer", "Consumer", "AdminClient"):
         monkeypatch.setattr(base, name, type(name, (_Recorded,), {"built": built}))
     clients = aws(kafka_auth="scram", kafka_sasl_username="alice", kafka_sasl_password="s3cr")
