@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # --- REST proxy (API Gateway + Confluent REST proxy stand-in) ------------------------
     rest_proxy_url: str = "http://127.0.0.1:8082"
     legacy_api_url: str = "http://127.0.0.1:8000"
+    # The Kinesis JSON protocol (issue 15), served by the REST proxy's process: the AWS SDKs'
+    # endpoint_url. The API Gateway shape (/streams/...) is on REST_PROXY_URL.
+    kinesis_url: str = "http://127.0.0.1:4567"
     rest_proxy_max_body_bytes: int = 10 * 1024 * 1024
     rest_proxy_produce_timeout_s: float = 15.0
     rest_proxy_consumer_idle_s: float = 300.0

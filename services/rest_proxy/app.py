@@ -17,6 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from services.kinesis.backend import backend_for
+from services.kinesis.gateway import gateway_routes
+from services.kinesis.protocol import kinesis_app
 from services.rest_proxy import consumer_api, produce, topics
 from services.rest_proxy.errors import UNEXPECTED_ERROR, ProxyError, error_response
 from services.rest_proxy.openapi import openapi_spec
@@ -84,9 +87,12 @@ def v2_app(state: ProxyState) -> Starlette:
         Route(f"{instance}/subscription", consumer_api.unsubscribe, methods=["DELETE"]),
         Route(f"{instance}/records", consumer_api.records, methods=["GET"]),
         Route(f"{instance}/offsets", consumer_api.commit_offsets, methods=["POST"]),
+        # API Gateway's Kinesis routes (/streams/...), answering in Kinesis' error shape.
+        *gateway_routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=_HANDLERS)
     app.state.proxy = state
+    app.state.kinesis = backend_for(state)
     return app
 
 
@@ -108,9 +114,13 @@ def legacy_app(state: ProxyState) -> Starlette:
 class ProxyApp:
     """ASGI entry point: routes each connection by its local port, owns the lifespan."""
 
-    def __init__(self, settings: Settings, legacy_port: int | None) -> None:
+    def __init__(
+        self, settings: Settings, legacy_port: int | None, kinesis_port: int | None = None
+    ) -> None:
         self.settings = settings
         self.legacy_port = legacy_port
+        self.kinesis_port = kinesis_port
+        self._kinesis: Starlette | None = None
         self.state: ProxyState | None = None
         self._v2: Starlette | None = None
         self._legacy: Starlette | None = None
@@ -121,6 +131,8 @@ class ProxyApp:
             return
         server = scope.get("server")
         app = self._legacy if server and server[1] == self.legacy_port else self._v2
+        if server and server[1] == self.kinesis_port:
+            app = self._kinesis
         if app is None:
             raise RuntimeError("the proxy received a request before start-up completed")
         try:
@@ -150,8 +162,10 @@ class ProxyApp:
         self.state = ProxyState(self.settings)
         self._v2 = v2_app(self.state)
         self._legacy = legacy_app(self.state)
+        self._kinesis = kinesis_app(backend_for(self.state))
         await self.state.start()
 
     async def stop(self) -> None:
         if self.state is not None:
+            await backend_for(self.state).close()
             await self.state.stop()

@@ -47,6 +47,7 @@ def with_free_ports(settings: Settings) -> Settings:
         update={
             "rest_proxy_url": f"http://127.0.0.1:{free_port()}",
             "legacy_api_url": f"http://127.0.0.1:{free_port()}",
+            "kinesis_url": f"http://127.0.0.1:{free_port()}",
         }
     )
 
@@ -76,7 +77,11 @@ class ProxyProcess:
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        urls = [f"{self.settings.rest_proxy_url}/health", f"{self.settings.legacy_api_url}/health"]
+        urls = [
+            f"{self.settings.rest_proxy_url}/health",
+            f"{self.settings.legacy_api_url}/health",
+            f"{self.settings.kinesis_url}/health",
+        ]
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:

@@ -78,8 +78,16 @@ def serve(settings: Settings, *, host: str | None = None, log_level: str = "info
             f"REST_PROXY_URL and LEGACY_API_URL both use port {rest.port}; give them "
             "different ports (defaults 8082 and 8000)"
         )
-    sockets = [bind(rest), bind(legacy)]
-    app = ProxyApp(settings, legacy_port=legacy.port)
+    # The Kinesis JSON protocol (issue 15) on a third port, in this process so that it
+    # shares the producer with the /streams routes of the v2 API.
+    kinesis = listen_address(settings.kinesis_url, "KINESIS_URL", host)
+    if kinesis.port in (rest.port, legacy.port):
+        raise ProxyConfigError(
+            f"KINESIS_URL uses port {kinesis.port}, as REST_PROXY_URL or LEGACY_API_URL "
+            "does; give it a port of its own (default 4567)"
+        )
+    sockets = [bind(rest), bind(legacy), bind(kinesis)]
+    app = ProxyApp(settings, legacy_port=legacy.port, kinesis_port=kinesis.port)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -92,10 +100,12 @@ def serve(settings: Settings, *, host: str | None = None, log_level: str = "info
         backlog=2048,
     )
     log.info(
-        "serving the v2 API on %s:%d and the legacy API on %s:%d",
+        "serving the v2 API on %s:%d, the legacy API on %s:%d and Kinesis on %s:%d",
         rest.host,
         rest.port,
         legacy.host,
         legacy.port,
+        kinesis.host,
+        kinesis.port,
     )
     uvicorn.Server(config).run(sockets=sockets)
