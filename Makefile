@@ -59,13 +59,14 @@ test: $(VENV_STAMP) ## the whole test suite (unit, integration, end-to-end); sta
 	@$(PY) -m services.stack install-test-tools
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: $(VENV_STAMP) ## only the pure unit tests (no services)
-	@$(PY) -m pytest -m unit $(PYTEST_ARGS)
+test-unit: $(VENV_STAMP) ## only the pure unit tests: seconds, no JVM, no network, no services
+	@$(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)
 
-lint: $(VENV_STAMP) ## ruff (lint + format check) and mypy
+lint: $(VENV_STAMP) ## ruff (lint + format check), mypy, and no test without an assertion
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy services seed_data spark tests
+	@$(PY) -m tests.tools.check_asserts
 
 format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format .
