@@ -43,6 +43,9 @@ seed: up ## create and load the spoof Pinterest database in MySQL (SIZE=11153)
 emulate: up ## replay every event through the REST proxy (ARGS="random --count 10" for other modes)
 	@$(PY) -m services.emulator $(or $(ARGS),replay)
 
+stream-emulate: up ## post events to the streaming topics as the original did, PUT /streams/<name>/record (ARGS="random --count 100", "replay")
+	@$(PY) -m services.emulator $(or $(ARGS),random) --target kinesis
+
 batch: up ## run the Spark batch job: clean the landed events, answer the questions
 	@$(PY) -m spark.batch
 

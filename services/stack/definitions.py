@@ -181,9 +181,16 @@ def s3(settings: Settings) -> Service:
 def rest_proxy(settings: Settings) -> Service:
     return Service(
         name="rest-proxy",
-        title="API Gateway + Kafka REST proxy",
-        ports=(url_port(settings.rest_proxy_url, 8082), url_port(settings.legacy_api_url, 8000)),
-        endpoint=f"{settings.rest_proxy_url} (+ legacy {settings.legacy_api_url})",
+        title="API Gateway + Kafka REST proxy + Kinesis",
+        ports=(
+            url_port(settings.rest_proxy_url, 8082),
+            url_port(settings.legacy_api_url, 8000),
+            url_port(settings.kinesis_url, 4567),
+        ),
+        endpoint=(
+            f"{settings.rest_proxy_url} (+ legacy {settings.legacy_api_url}, "
+            f"Kinesis {settings.kinesis_url})"
+        ),
         command=(sys.executable, "-m", "services.rest_proxy"),
         probe=probes.rest_proxy,
         start_timeout=30,

@@ -108,7 +108,27 @@ def s3(settings: Settings) -> str:
 def rest_proxy(settings: Settings) -> str:
     topics = _http_json(settings.rest_proxy_url.rstrip("/") + "/topics")
     _http_json(settings.legacy_api_url.rstrip("/") + "/health")
-    return f"v2 API, {len(topics) if isinstance(topics, list) else 0} topics; legacy API up"
+    streams = kinesis_streams(settings)
+    return (
+        f"v2 API, {len(topics) if isinstance(topics, list) else 0} topics; legacy API up; "
+        f"Kinesis API, {streams} streams"
+    )
+
+
+def kinesis_streams(settings: Settings) -> int:
+    """The Kinesis JSON protocol's ListStreams, as an SDK asks it (issue 15)."""
+    url = settings.kinesis_url.rstrip("/") + "/"
+    headers = {
+        "X-Amz-Target": "Kinesis_20131202.ListStreams",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    try:
+        resp = requests.post(url, data=b'{"Limit": 10000}', headers=headers, timeout=2)
+    except requests.RequestException as exc:
+        raise ProbeError(f"{url}: {type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise ProbeError(f"{url} ListStreams: HTTP {resp.status_code}")
+    return len(resp.json().get("StreamNames", []))
 
 
 def s3_sink(settings: Settings) -> str:
