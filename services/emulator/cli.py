@@ -22,10 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--target",
-        choices=["rest", "legacy"],
+        choices=["rest", "legacy", "kinesis"],
         default="rest",
         help="rest: POST /topics/<topic> on REST_PROXY_URL (default); legacy: POST /pin/ "
-        "etc. on LEGACY_API_URL",
+        "etc. on LEGACY_API_URL; kinesis: PUT /streams/streaming-<user_id>-<table>/record(s) "
+        "on REST_PROXY_URL, API Gateway's Kinesis routes (always the streaming topics)",
     )
     common.add_argument(
         "--max-retries",
@@ -104,7 +105,8 @@ def _run(args: argparse.Namespace) -> Summary:
             count=args.count,
             batch_size=args.batch_size,
             target=args.target,
-            streaming=args.streaming,
+            # Kinesis streams are the streaming topics (issue 15).
+            streaming=args.streaming or args.target == "kinesis",
             checkpoint=path,
             restart=args.restart,
             max_retries=args.max_retries,
@@ -113,7 +115,7 @@ def _run(args: argparse.Namespace) -> Summary:
         )
     return live.run(
         settings,
-        streaming=args.mode == "stream",
+        streaming=args.mode == "stream" or args.target == "kinesis",
         order=getattr(args, "order", "random"),
         count=args.count,
         rate=args.rate,

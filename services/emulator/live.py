@@ -13,8 +13,9 @@ import random
 import time
 
 from services.emulator.errors import DeliveryError, EmulatorError
+from services.emulator.kinesis_sender import sender_for
 from services.emulator.progress import Reporter
-from services.emulator.sender import RetryPolicy, Sender
+from services.emulator.sender import RetryPolicy
 from services.emulator.source import EventSource
 from services.emulator.summary import INTERRUPTED, Summary
 from services.settings import TABLES, Settings
@@ -43,9 +44,9 @@ def run(
         raise EmulatorError(f"--count {count}: must be at least 1")
     if rate is not None and rate <= 0:
         raise EmulatorError(f"--rate {rate}: must be a positive number of events per second")
-    if streaming and target != "rest":
-        raise EmulatorError("the streaming topics are only reachable with --target rest")
-    sender = Sender(settings, target, RetryPolicy(max_retries))
+    if streaming and target == "legacy":
+        raise EmulatorError("the streaming topics are reachable with --target rest or kinesis")
+    sender = sender_for(settings, target, RetryPolicy(max_retries))
     topic_of = settings.streaming_topic if streaming else settings.topic
     topics = {t: topic_of(t) for t in TABLES}
     summary = Summary(mode="stream" if streaming else "random", target=target)
