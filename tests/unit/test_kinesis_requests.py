@@ -1,0 +1,69 @@
+"""Parsing Kinesis requests: the JSON protocol's headers and API Gateway's `Data` rule."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from services.kinesis.errors import KinesisError
+from services.kinesis.gateway import flatten
+from services.kinesis.names import MAX_RECORD_BYTES
+from services.kinesis.protocol import ACTIONS, parse_request
+
+pytestmark = pytest.mark.unit
+
+TARGET = "Kinesis_20131202.PutRecord"
+AMZ = "application/x-amz-json-1.1"
+
+
+def test_a_well_formed_request_names_its_action() -> None:
+    action, doc = parse_request(TARGET, AMZ, b'{"StreamName": "s"}')
+    assert action is ACTIONS["PutRecord"] and doc == {"StreamName": "s"}
+    # Some actions have no parameters; an empty body is an empty object.
+    action, doc = parse_request("Kinesis_20131202.ListStreams", AMZ, b"")
+    assert action is ACTIONS["ListStreams"] and doc == {}
+
+
+def test_cbor_is_refused_with_the_setting_that_turns_it_off() -> None:
+    with pytest.raises(KinesisError) as exc:
+        parse_request(TARGET, "application/x-amz-cbor-1.1", b"\xa0")
+    assert exc.value.status == 400 and "AWS_CBOR_DISABLE" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "target", [None, "", "PutRecord", "Kinesis_20131202.Nope", "DynamoDB_20120810.PutItem"]
+)
+def test_unknown_operations(target: str | None) -> None:
+    with pytest.raises(KinesisError) as exc:
+        parse_request(target, AMZ, b"{}")
+    assert exc.value.error_type == "UnknownOperationException"
+    assert "Kinesis_20131202.PutRecords" in exc.value.message
+
+
+@pytest.mark.parametrize("body", [b"{", b"[1, 2]", b'"text"', b"\xff"])
+def test_malformed_bodies_are_serialization_errors(body: bytes) -> None:
+    with pytest.raises(KinesisError) as exc:
+        parse_request(TARGET, AMZ, body)
+    assert exc.value.error_type == "SerializationException" and exc.value.status == 400
+
+
+def test_data_object_is_one_record_of_its_json() -> None:
+    assert flatten({"index": 1, "title": "t"}, "Data") == [b'{"index":1,"title":"t"}']
+
+
+def test_data_array_of_rows_is_one_record_per_row_as_sparks_json_reader_reads_it() -> None:
+    rows = [{"ind": 1}, {"ind": 2}]
+    assert flatten(rows, "Data") == [orjson.dumps(r) for r in rows]
+    assert flatten([{"ind": 1}], "Data") == [b'{"ind":1}']
+
+
+@pytest.mark.parametrize("data", [[], [1], [{"a": 1}, "x"]])
+def test_arrays_that_are_not_rows_are_refused_with_the_fix(data: object) -> None:
+    with pytest.raises(KinesisError) as exc:
+        flatten(data, "Data")
+    assert exc.value.error_type == "ValidationException" and exc.value.status == 400
+
+
+def test_a_row_over_one_mib_is_refused() -> None:
+    with pytest.raises(KinesisError, match="1 MiB"):
+        flatten({"x": "a" * MAX_RECORD_BYTES}, "Data")
