@@ -43,13 +43,28 @@ RECON_COLUMNS = (
 )
 
 
-def _cell(value: Any, cls: str = "") -> str:
-    text = (
-        f"{value:,}"
-        if isinstance(value, int)
-        else (f"{value:,.1f}" if isinstance(value, float) else str(value))
-    )
-    num = " num" if isinstance(value, int | float) else ""
+# Columns whose numbers are labels, not quantities: `2018` is a year, never `2,018`.
+LABEL_SUFFIXES = ("year", "_id", "_index", "partition")
+LABEL_COLUMNS = frozenset({"id", "ind", "index", "age"})
+
+
+def is_label_column(column: str) -> bool:
+    return column in LABEL_COLUMNS or column.endswith(LABEL_SUFFIXES)
+
+
+def format_value(value: Any, column: str = "") -> str:
+    """A value as the column means it: counts with thousands separators, measures with one
+    decimal, years and ids as written."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if is_label_column(column):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+def _cell(value: Any, cls: str = "", column: str = "") -> str:
+    text = format_value(value, column)
+    num = " num" if isinstance(value, int | float) and not isinstance(value, bool) else ""
     return f'<td class="{(cls + num).strip()}">{escape(text)}</td>'
 
 
@@ -59,7 +74,9 @@ def table(rows: Rows, columns: Sequence[str] | None = None, limit: int | None = 
     cols = list(columns or rows[0].keys())
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
     shown = rows if limit is None else rows[:limit]
-    body = "".join("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>" for r in shown)
+    body = "".join(
+        "<tr>" + "".join(_cell(r.get(c, ""), column=c) for c in cols) + "</tr>" for r in shown
+    )
     more = f"<p><em>{len(rows) - len(shown)} more rows</em></p>" if len(shown) < len(rows) else ""
     return f"<table><tr>{head}</tr>{body}</table>{more}"
 
@@ -73,7 +90,7 @@ def reconciliation_table(rows: Rows) -> str:
             cls = ""
             if key in ("lost", "doubled"):
                 cls = "bad" if r.get(key) else "good"
-            cells.append(_cell(r.get(key, ""), cls))
+            cells.append(_cell(r.get(key, ""), cls, key))
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table id="reconciliation"><tr>{head}</tr>{"".join(body)}</table>'
 

@@ -86,3 +86,24 @@ def test_report_marks_losses_and_escapes_text() -> None:
     assert 'class="bad num"' in html and "verdict fail" in html
     assert html.count('class="chart"') == 3
     assert "<link" not in html and "<script" not in html  # opens offline
+
+
+def test_numbers_are_formatted_by_what_the_column_is() -> None:
+    html = report_html.table(
+        [{"post_year": 2018, "number_users_joined": 11153, "median_follower_count": 1234.5}]
+    )
+    assert '<td class="num">2018</td>' in html  # a year, not 2,018
+    assert '<td class="num">11,153</td>' in html  # a count
+    assert '<td class="num">1,234.5</td>' in html  # a measure
+    assert report_html.format_value(2018, "join_year") == "2018"
+    assert report_html.format_value(12345, "user_id") == "12345"
+    assert report_html.format_value(True, "ok") == "True"
+
+
+def test_the_rendered_report_shows_years_as_written() -> None:
+    answers = {"users_joined_by_year": [{"post_year": 2018, "number_users_joined": 1500}]}
+    html = report_html.render(
+        title="t", answers=answers, reconciliation=_recon(), timings={}, facts={}, ok=True
+    )
+    assert ">2018<" in html and "2,018" not in html
+    assert ">1,500<" in html
