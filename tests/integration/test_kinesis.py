@@ -106,7 +106,7 @@ def test_boto3_reads_back_exactly_what_it_wrote_in_order(
         key, data = f"key-{i % 3}", orjson.dumps({"ind": i})
         answer = kinesis.put_record(StreamName=stream, Data=data, PartitionKey=key)
         written.append((key, data, answer["ShardId"], answer["SequenceNumber"]))
-    batch = [
+    batch: list[dict[str, Any]] = [
         {"Data": orjson.dumps({"ind": i}), "PartitionKey": f"key-{i % 3}"} for i in range(6, 40)
     ]
     answer = kinesis.put_records(StreamName=stream, Records=batch)
