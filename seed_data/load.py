@@ -113,8 +113,9 @@ def load(
     """Create `settings.mysql_database` and its tables, load `size` events, swap them in.
 
     A no-op (`loaded=False`) when the same size, seed, rates and generator version are
-    already loaded, unless `force`. With `reader`, also creates the read-only account
-    `settings.mysql_user` (SELECT on this database only). `local_infile=False` takes
+    already loaded, unless `force`. With `reader`, first checks that the read-only account
+    `settings.mysql_user` can read the database (`make up` creates it locally; the loader
+    never changes its grants). `local_infile=False` takes
     the INSERT path a server without local infile gets. Raises SeedError subclasses whose
     message names the setting to fix.
     """
@@ -218,14 +219,20 @@ def explain(exc: BaseException, settings: Settings) -> SeedError:
         )
     if code == _ACCESS_DENIED:
         return SeedConnectionError(
-            f"MySQL at {where} refused user {settings.mysql_admin_user!r} ({detail}). "
-            "Check MYSQL_ADMIN_USER and MYSQL_ADMIN_PASSWORD."
+            f"MySQL at {where} refused user {settings.mysql_admin_user!r} ({detail}): "
+            "MYSQL_ADMIN_PASSWORD (in .env or the environment) does not match that account's "
+            "password. Fix: set MYSQL_ADMIN_USER and MYSQL_ADMIN_PASSWORD to the admin "
+            "account's; on the native local stack `make up` resets the account's password to "
+            "MYSQL_ADMIN_PASSWORD (the docker runtime sets it only when its volume is created: "
+            "put the old value back, or `make clean`)."
         )
     if code in _NO_PRIVILEGE:
         return SeedPermissionError(
             f"MySQL user {settings.mysql_admin_user!r} lacks a privilege seeding needs "
-            f"({detail}). MYSQL_ADMIN_USER must be an account with ALL PRIVILEGES on "
-            f"{settings.mysql_database!r}, CREATE USER and GRANT OPTION."
+            f"({detail}). Locally the admin account may only use MYSQL_DATABASE "
+            f"({settings.mysql_database!r}) and its scratch databases `<MYSQL_DATABASE>_<suffix>` "
+            "(SECURITY.md); `make up` grants exactly that. Elsewhere MYSQL_ADMIN_USER needs "
+            "ALL PRIVILEGES on the database."
         )
     return SeedError(f"MySQL at {where} failed: {detail} (error {code})")
 

@@ -67,12 +67,16 @@ def module_ns(stack: Settings) -> Iterator[Settings]:
 
 @contextmanager
 def seeded_database(stack: Settings, prefix: str, size: int) -> Iterator[Settings]:
-    """Settings for a throwaway database of `size` events read by its own read-only
-    account; both are dropped afterwards."""
+    """Settings for a throwaway scratch database of `size` events, read by the scratch
+    reader `<MYSQL_USER>_scratch` (created by `make up`); the database is dropped
+    afterwards. Neither the shared database nor the shared reader is touched."""
     from seed_data.load import load
+    from services.stack.mysql_accounts import scratch_database, scratch_reader
 
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    settings = stack.model_copy(update={"mysql_database": name, "mysql_user": name})
+    name = scratch_database(stack, f"{prefix}_{uuid.uuid4().hex[:8]}")
+    settings = stack.model_copy(
+        update={"mysql_database": name, "mysql_user": scratch_reader(stack)}
+    )
     try:
         load(settings, size=size)
         yield settings
@@ -81,21 +85,16 @@ def seeded_database(stack: Settings, prefix: str, size: int) -> Iterator[Setting
 
 
 def drop_database(settings: Settings) -> None:
-    """Drop the settings' database and its read-only account (never the shared one's)."""
+    """Drop the settings' scratch database (never the shared one)."""
     from sqlalchemy import text
 
-    from seed_data.reader import READER_HOSTS
     from services.clients import clients_for
 
-    shared = Settings.model_fields["mysql_user"].default
-    assert settings.mysql_user != shared, "refusing to drop the shared reader"
+    shared = Settings.model_fields["mysql_database"].default
+    assert settings.mysql_database != shared, "refusing to drop the shared database"
     admin = clients_for(settings).mysql_engine(admin=True, database=False)
     try:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{settings.mysql_database}`"))
-            for host in READER_HOSTS:
-                conn.execute(
-                    text("DROP USER IF EXISTS :u@:h"), {"u": settings.mysql_user, "h": host}
-                )
     finally:
         admin.dispose()

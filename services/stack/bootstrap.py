@@ -2,23 +2,77 @@
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
+from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
 from services.settings import Settings
-from services.stack import install
+from services.stack import install, mysql_layout
+from services.stack import mysql_accounts as mysql_accounts_module
 from services.stack.errors import StackError
 
 
+def prepare_mysql(settings: Settings) -> None:
+    """The server's folders exist and belong to the OS user it runs as.
+
+    Run before every start: a data folder from an older version (owned by root, the
+    server ran as root) is handed over to `mysql` here, which is half of its migration;
+    `mysql_accounts` does the other half once the server answers.
+    """
+    dirs = mysql_layout.owned_dirs(settings)
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    user = mysql_layout.server_user()
+    if user is None:
+        for d in dirs:
+            d.chmod(0o755 if d == mysql_layout.run_dir(settings) else 0o700)
+        return
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise StackError(
+            f"the system user '{user}' is missing: MariaDB runs as it when `make up` runs as "
+            "root. It comes with Debian's mariadb-server package: apt-get install "
+            "mariadb-server (or `useradd --system mysql`), then `make up` again."
+        ) from None
+    gids = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {account.pw_gid}
+    for d in dirs:
+        blocked = mysql_layout.first_blocked_dir(d, account.pw_uid, gids)
+        if blocked is not None:
+            raise StackError(
+                f"MariaDB runs as the unprivileged user '{user}' when `make up` runs as root, "
+                f"and that user cannot enter {blocked} (mode {blocked.stat().st_mode & 0o777:o}) "
+                f"on the way to {d}. Either let other users pass through it without listing "
+                f"it (`chmod o+x {blocked}`), or put the project's state elsewhere "
+                "(STATE_DIR=/srv/pinterest-pipeline in .env), or run `make up` as a normal user."
+            )
+    for d in dirs:
+        _chown_tree(d, account.pw_uid, account.pw_gid)
+        d.chmod(0o755 if d == mysql_layout.run_dir(settings) else 0o700)
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    # Symlinks are not followed: a link inside the data folder must not hand `mysql`
+    # a file elsewhere on the machine.
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for folder, subdirs, files in os.walk(root):
+        for name in subdirs + files:
+            path = os.path.join(folder, name)
+            if os.lstat(path).st_uid != uid:
+                os.chown(path, uid, gid, follow_symlinks=False)
+
+
 def init_mysql_datadir(settings: Settings) -> None:
-    """Create MariaDB's system tables once (root reachable over the unix socket only)."""
-    datadir = settings.data_dir / "mysql"
+    """Create MariaDB's system tables once. The only superuser is the OS user running the
+    stack, through the unix socket (unix_socket authentication, no password)."""
+    datadir = mysql_layout.datadir(settings)
     if (datadir / "mysql").is_dir():
         return
-    datadir.mkdir(parents=True, exist_ok=True)
     binary = install.find_binary("mariadb-install-db")
     if binary is None:
         raise StackError("mariadb-install-db is missing; run `make up` as root to install it")
@@ -27,11 +81,12 @@ def init_mysql_datadir(settings: Settings) -> None:
         binary,
         "--no-defaults",
         f"--datadir={datadir}",
-        "--auth-root-authentication-method=normal",
+        "--auth-root-authentication-method=socket",
+        f"--auth-root-socket-user={mysql_layout.superuser()}",
         "--skip-test-db",
     ]
-    if os.geteuid() == 0:
-        cmd.append("--user=root")
+    if (user := mysql_layout.server_user()) is not None:
+        cmd.append(f"--user={user}")
     with log.open("a") as out:
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
     if rc != 0:
@@ -66,20 +121,8 @@ def format_kafka_storage(settings: Settings) -> None:
 
 
 def mysql_accounts(settings: Settings) -> None:
-    """The admin account over TCP, and the database. Root stays socket-only."""
-    import pymysql
-
-    conn = pymysql.connect(
-        unix_socket=str(settings.run_dir / "mysqld.sock"), user="root", autocommit=True
-    )
-    user = settings.mysql_admin_user
-    password = settings.mysql_admin_password.get_secret_value()
-    with conn, conn.cursor() as cur:
-        for host in ("127.0.0.1", "localhost", "::1"):
-            cur.execute(f"CREATE USER IF NOT EXISTS %s@'{host}' IDENTIFIED BY %s", (user, password))
-            cur.execute(f"ALTER USER %s@'{host}' IDENTIFIED BY %s", (user, password))
-            cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO %s@'{host}' WITH GRANT OPTION", (user,))
-        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
+    """The accounts, their grants and the database (see `mysql_accounts.apply`)."""
+    mysql_accounts_module.apply(settings)
 
 
 def kafka_topics(settings: Settings, names: list[str]) -> list[str]:

@@ -6,13 +6,12 @@ Order matters: `SERVICES` is the dependency order `make up` starts them in.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.settings import PROJECT_ROOT, Settings
-from services.stack import configs, install, probes
+from services.stack import configs, install, mysql_layout, probes
 from services.stack.ports import bootstrap_port, url_port
 
 
@@ -62,16 +61,22 @@ def _module_exists(module: str) -> bool:
 
 
 def mysql(settings: Settings) -> Service:
-    run = settings.run_dir
     cmd = [
         install.find_binary("mariadbd") or "mariadbd",
         "--no-defaults",
-        f"--datadir={settings.data_dir / 'mysql'}",
-        f"--socket={run / 'mysqld.sock'}",
-        f"--pid-file={run / 'mysqld.pid'}",
+        f"--datadir={mysql_layout.datadir(settings)}",
+        f"--socket={mysql_layout.socket_path(settings)}",
+        f"--pid-file={mysql_layout.pid_path(settings)}",
+        f"--tmpdir={mysql_layout.tmp_dir(settings)}",
         f"--port={settings.mysql_port}",
         "--bind-address=127.0.0.1",
+        # Also what keeps `localhost` accounts (the socket superuser) off TCP: without it,
+        # a connection from 127.0.0.1 would resolve to `localhost`.
         "--skip-name-resolve",
+        # LOAD_FILE, SELECT ... INTO OUTFILE and server-side LOAD DATA: this folder only.
+        f"--secure-file-priv={mysql_layout.files_dir(settings)}",
+        # LOCAL infile is the client sending its own file (the loader's chunks); it gives
+        # the server no access to the machine's files.
         "--local-infile=1",
         "--max-allowed-packet=256M",
         "--character-set-server=utf8mb4",
@@ -83,8 +88,9 @@ def mysql(settings: Settings) -> Service:
         "--performance-schema=OFF",
         "--skip-log-bin",
     ]
-    if os.geteuid() == 0:
-        cmd.append("--user=root")
+    if (user := mysql_layout.server_user()) is not None:
+        # Started as root: the server drops to an unprivileged user (SECURITY.md).
+        cmd.append(f"--user={user}")
     return Service(
         name="mysql",
         title="RDS MySQL",

@@ -91,6 +91,7 @@ def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: Say) -> N
                 "(see .env.example), then `make up` again",
             )
     if svc.name == "mysql":
+        bootstrap.prepare_mysql(settings)  # also hands an older root-owned folder to `mysql`
         bootstrap.init_mysql_datadir(settings)
     if svc.name == "kafka":
         bootstrap.format_kafka_storage(settings)

@@ -23,12 +23,15 @@ Probe = Callable[[Settings], str]
 
 
 def mysql_socket(settings: Settings) -> str:
-    """Native MariaDB, as root over its unix socket (before any TCP account exists)."""
+    """Native MariaDB, as the stack's superuser over its unix socket (before any TCP
+    account exists)."""
     import pymysql
 
-    sock = settings.run_dir / "mysqld.sock"
+    from services.stack import mysql_layout
+
+    sock = mysql_layout.socket_path(settings)
     try:
-        conn = pymysql.connect(unix_socket=str(sock), user="root", connect_timeout=2)
+        conn = mysql_layout.connect_superuser(settings, timeout=2)
     except pymysql.MySQLError as exc:
         raise ProbeError(f"socket {sock}: {exc}") from None
     with conn, conn.cursor() as cur:

@@ -1,7 +1,8 @@
 """Seeding against the real MariaDB: schema, round trip, invariants, re-seeding, the reader.
 
-Every test works in its own `pinterest_test_<random>` database with its own reader account,
-both dropped afterwards, so the shared `pinterest_data` is never touched.
+Every test works in its own scratch database `pinterest_data_test_<random>`, read by the
+scratch reader `make up` creates, and dropped afterwards: the shared `pinterest_data` and
+the shared reader are never touched.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from seed_data import SeedConnectionError, generate
+from seed_data import SeedConnectionError, SeedPermissionError, generate
 from seed_data.bench import run as bench_run
 from seed_data.generate import DEFAULT_SEED, DEFAULT_SIZE, PLACEHOLDERS, event_lines
 from seed_data.load import LoadResult, connect_admin, load, read_meta
-from seed_data.reader import READER_HOSTS
 from seed_data.schema import quote_ident
 from services.clients import clients_for
-from services.settings import Settings
+from services.settings import Settings, load_settings
+from services.stack.mysql_accounts import scratch_database, scratch_pattern, scratch_reader
 
 pytestmark = pytest.mark.integration
 
@@ -65,9 +66,8 @@ def _scratch(stack: Settings) -> Settings:
     tag = uuid.uuid4().hex[:8]
     return stack.model_copy(
         update={
-            "mysql_database": f"pinterest_test_{tag}",
-            "mysql_user": f"seedr_{tag}",
-            "mysql_password": SecretStr(f"reader-{tag}"),
+            "mysql_database": scratch_database(stack, f"test_{tag}"),
+            "mysql_user": scratch_reader(stack),
         }
     )
 
@@ -75,10 +75,7 @@ def _scratch(stack: Settings) -> Settings:
 def _drop(settings: Settings) -> None:
     conn = connect_admin(settings)
     try:
-        cur = conn.cursor()
-        cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(settings.mysql_database)}")
-        for host in READER_HOSTS:
-            cur.execute("DROP USER IF EXISTS %s@%s", (settings.mysql_user, host))
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {quote_ident(settings.mysql_database)}")
     finally:
         conn.close()
 
@@ -265,9 +262,8 @@ def test_reader_can_select_but_not_write(seeded: tuple[Settings, LoadResult]) ->
     finally:
         engine.dispose()
     assert len(grants) == 2
-    assert grants[1].startswith(
-        f"GRANT SELECT ON `{settings.mysql_database.replace('_', chr(92) + '_')}`.*"
-    )
+    shared_db = load_settings().mysql_database
+    assert grants[1].startswith(f"GRANT SELECT ON {scratch_pattern(shared_db)}.* TO ")
 
 
 def test_size_change_replaces_cleanly_and_a_failed_load_changes_nothing(
@@ -319,22 +315,25 @@ def test_bench_loads_a_scratch_database_and_drops_it(stack: Settings) -> None:
         conn.close()
 
 
-def test_reader_password_follows_the_setting(scratch: Settings) -> None:
-    load(scratch, 50)
-    changed = scratch.model_copy(update={"mysql_password": SecretStr("a-new-password")})
-    load(changed, 50)  # no-op for the data, but the password is brought in sync
-    engine = _reader_engine(changed)
+def test_a_reader_that_cannot_log_in_is_named_and_left_alone(scratch: Settings) -> None:
+    # Accounts are `make up`'s: the loader says what to fix and changes no account.
+    wrong = scratch.model_copy(update={"mysql_password": SecretStr("not-the-password")})
+    with pytest.raises(SeedConnectionError, match="MYSQL_PASSWORD") as refused:
+        load(wrong, 50)
+    assert "make up" in str(refused.value)
+    load(scratch, 50)  # the right password still works: nothing was altered
+    engine = _reader_engine(scratch)
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT COUNT(*) FROM pinterest_data")).scalar() == 50
     finally:
         engine.dispose()
-    old = _reader_engine(scratch)
-    try:
-        with pytest.raises(OperationalError), old.connect():
-            pass
-    finally:
-        old.dispose()
+
+
+def test_the_shared_reader_cannot_read_a_scratch_database(scratch: Settings) -> None:
+    shared = scratch.model_copy(update={"mysql_user": scratch.mysql_user.removesuffix("_scratch")})
+    with pytest.raises(SeedPermissionError, match="MYSQL_USER"):
+        load(shared, 10)
 
 
 def test_concurrent_loads_of_one_database_take_turns(scratch: Settings) -> None:

@@ -1,0 +1,218 @@
+"""An old-style MariaDB data folder (as every version before the lock-down created it) is
+migrated by the code `make up` runs: the passwordless TCP roots and the global admin grant
+are gone, the server runs unprivileged with `secure_file_priv` set.
+
+The folder and its server are private: a temp folder and a free loopback port, never the
+shared stack.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from services.settings import Settings, load_settings
+from services.stack import bootstrap, definitions, install, mysql_accounts, mysql_layout, probes
+
+pytestmark = pytest.mark.integration
+
+# Small InnoDB files: this server lives for seconds.
+SMALL = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _binary(name: str) -> str:
+    path = install.find_binary(name)
+    assert path, f"{name} is missing: `make up` installs Debian's mariadb-server"
+    return path
+
+
+def _start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _legacy_folder(settings: Settings) -> None:
+    """What 97a4b4c's `make up` left: install-db with `normal` root authentication,
+    mariadbd as root without secure_file_priv, the admin with ALL ON *.* WITH GRANT
+    OPTION and the reader at '%'."""
+    datadir = settings.data_dir / "mysql"
+    datadir.mkdir(parents=True)
+    root = ["--user=root"] if os.geteuid() == 0 else []
+    log = settings.state_dir / "legacy.log"
+    init = [
+        _binary("mariadb-install-db"),
+        "--no-defaults",
+        f"--datadir={datadir}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+        *root,
+    ]
+    with log.open("ab") as out:
+        assert subprocess.run(init, stdout=out, stderr=subprocess.STDOUT).returncode == 0
+    sock = settings.run_dir / "mysqld.sock"
+    sock.parent.mkdir(parents=True)
+    server = _start(
+        [
+            _binary("mariadbd"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={sock}",
+            f"--pid-file={settings.run_dir / 'mysqld.pid'}",
+            f"--port={settings.mysql_port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            *SMALL,
+            *root,
+        ],
+        log,
+    )
+    try:
+        conn = None
+        for _ in range(120):
+            try:
+                conn = pymysql.connect(unix_socket=str(sock), user="root", autocommit=True)
+                break
+            except pymysql.err.OperationalError:
+                if server.poll() is not None:
+                    pytest.fail(f"legacy mariadbd exited: {log.read_text()[-800:]}")
+                time.sleep(0.25)
+        assert conn is not None, "legacy mariadbd did not answer within 30 s"
+        admin, pw = settings.mysql_admin_user, settings.mysql_admin_password.get_secret_value()
+        with conn, conn.cursor() as cur:
+            for host in ("127.0.0.1", "localhost", "::1"):
+                cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (admin, host, pw))
+                cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", (admin, host))
+            reader, rpw = settings.mysql_user, settings.mysql_password.get_secret_value()
+            for host in ("%", "localhost", "127.0.0.1"):
+                cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (reader, host, rpw))
+                cur.execute("GRANT SELECT ON `pinterest\\_data`.* TO %s@%s", (reader, host))
+            cur.execute("CREATE DATABASE pinterest_data")
+            cur.execute("SELECT user, host FROM mysql.user WHERE user = 'root'")
+            roots = {h for _, h in cur.fetchall()}
+        assert {"127.0.0.1", "::1", "localhost"} <= roots  # the old style really is old
+    finally:
+        _stop(server)
+
+
+def _tcp(settings: Settings, user: str, password: str) -> pymysql.Connection:
+    return pymysql.connect(
+        host="127.0.0.1",
+        port=settings.mysql_port,
+        user=user,
+        password=password,
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture
+def private(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    # The server may run as `mysql`: its state folder must be enterable (mkdtemp is 0700).
+    state = Path(tempfile.mkdtemp(prefix="pipeline-mysql-migration-"))
+    state.chmod(0o755)
+    settings = load_settings().model_copy(
+        update={"state_dir": state, "mysql_port": _free_port(), "mysql_database": "pinterest_data"}
+    )
+    settings.logs_dir.mkdir(parents=True)
+    try:
+        yield settings
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_make_up_migrates_an_old_style_data_folder(private: Settings) -> None:
+    settings = private
+    _legacy_folder(settings)
+    # Before: anyone on the machine is root over TCP, with no password.
+    # (The legacy server is stopped now; what it allowed was checked above.)
+
+    # What `make up` runs for mysql: prepare (ownership), init (a no-op here), start, accounts.
+    bootstrap.prepare_mysql(settings)
+    bootstrap.init_mysql_datadir(settings)
+    cmd = [*definitions.mysql(settings).command, *SMALL]
+    server = _start(cmd, settings.logs_dir / "mysql.log")
+    try:
+        probes.wait_until(probes.mysql_socket, settings, timeout=60)
+        bootstrap.mysql_accounts(settings)
+        bootstrap.mysql_accounts(settings)  # idempotent: a second `make up` changes nothing
+
+        for password in ("", settings.mysql_admin_password.get_secret_value(), "root"):
+            with pytest.raises(pymysql.err.OperationalError) as refused:
+                _tcp(settings, "root", password)
+            assert refused.value.args[0] in (1045, 1130, 1698)
+
+        su = mysql_layout.connect_superuser(settings)
+        with su, su.cursor() as cur:
+            cur.execute("SELECT user, host, plugin FROM mysql.user ORDER BY user, host")
+            accounts = {(u, h): p for u, h, p in cur.fetchall()}
+            cur.execute(
+                f"SELECT user, host FROM mysql.global_priv WHERE {mysql_accounts.PASSWORDLESS}"
+            )
+            passwordless = cur.fetchall()
+            grants = {}
+            for user, host in accounts:
+                if user == settings.mysql_admin_user:
+                    cur.execute("SHOW GRANTS FOR %s@%s", (user, host))
+                    grants[host] = mysql_accounts.parse_grants(r[0] for r in cur.fetchall())
+            cur.execute("SELECT @@secure_file_priv")
+            (priv,) = cur.fetchone()
+        assert passwordless == ()
+        assert [h for u, h in accounts if u == "root"] == ["localhost"]
+        assert accounts[("root", "localhost")] == "unix_socket"
+        assert not any(h == "%" for _, h in accounts), accounts
+        assert set(grants) == set(mysql_accounts.ACCOUNT_HOSTS)
+        for host, lines in grants.items():
+            assert lines == {
+                "GRANT ALL PRIVILEGES ON `pinterest\\_data`.*",
+                "GRANT ALL PRIVILEGES ON `pinterest\\_data\\_%`.*",
+            }, host
+        assert Path(priv) == mysql_layout.files_dir(settings)
+
+        # The admin still works, and only on the project's databases.
+        admin = _tcp(
+            settings,
+            settings.mysql_admin_user,
+            settings.mysql_admin_password.get_secret_value(),
+        )
+        with admin, admin.cursor() as cur:
+            cur.execute("SELECT LOAD_FILE('/etc/passwd')")
+            assert cur.fetchone() == (None,)
+            with pytest.raises(pymysql.err.OperationalError) as denied:
+                cur.execute("CREATE DATABASE not_the_project")
+            assert denied.value.args[0] == 1044
+
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        euid = int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[2])
+        if os.geteuid() == 0:
+            assert euid != 0 and euid == pwd.getpwnam("mysql").pw_uid
+            assert mysql_layout.datadir(settings).stat().st_uid == euid
+            owners = {p.stat().st_uid for p in mysql_layout.datadir(settings).rglob("*")}
+            assert owners == {euid}
+        else:
+            assert euid == os.geteuid()
+    finally:
+        _stop(server)
