@@ -45,6 +45,10 @@ def _java_opts(settings: Settings, heap: str) -> list[str]:
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={configs.log4j2_properties(settings)}",
         f"-Dkafka.logs.dir={settings.logs_dir}",
+        # Nothing outside the project's folders: no /tmp/hsperfdata_<user>, and native
+        # libraries (lz4, zstd, snappy) unpack into .local/run/java-tmp instead of /tmp.
+        "-XX:-UsePerfData",
+        f"-Djava.io.tmpdir={_mkdir(settings.run_dir / 'java-tmp')}",
     ]
 
 
@@ -202,6 +206,8 @@ def rest_proxy(settings: Settings) -> Service:
         start_timeout=30,
         fix="the proxy needs Kafka: check `make status`",
         depends_on=("kafka",),
+        # Python's tempfile goes here rather than /tmp (SECURITY.md).
+        env={"TMPDIR": str(_mkdir(settings.run_dir / "tmp"))},
     )
 
 
@@ -217,6 +223,8 @@ def s3_sink(settings: Settings) -> Service:
         fix="the sink needs Kafka and S3: check `make status`",
         depends_on=("kafka", "s3"),
         autorestart="unexpected",
+        # Python's tempfile goes here rather than /tmp (SECURITY.md).
+        env={"TMPDIR": str(_mkdir(settings.run_dir / "tmp"))},
     )
 
 
