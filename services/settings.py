@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     rest_proxy_max_body_bytes: int = 10 * 1024 * 1024
     rest_proxy_produce_timeout_s: float = 15.0
     rest_proxy_consumer_idle_s: float = 300.0
+    # Limits (issue 12): records in one produce request (above: 422); requests and request
+    # bytes in flight at once (above: 429 with Retry-After, so memory stays bounded); the
+    # Retry-After seconds of a 429 or 503.
+    rest_proxy_max_records_per_request: int = Field(default=10_000, ge=1)
+    rest_proxy_max_inflight_requests: int = Field(default=64, ge=1)
+    rest_proxy_max_inflight_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    rest_proxy_retry_after_s: int = Field(default=1, ge=0)
 
     # --- S3 (SeaweedFS stand-in) --------------------------------------------------------
     s3_endpoint: str = "http://127.0.0.1:9000"

@@ -1,10 +1,11 @@
 """Post records to the REST proxy (or the legacy API), at least once.
 
-Retried, with exponential backoff and jitter: connection errors, timeouts, HTTP 5xx and
-429, and records whose per-record `error_code` is 50003 (the proxy's "retriable Kafka
-error"). Only the failed records of a batch are sent again, so a partial failure does not
-duplicate the records the broker already has. Any other 4xx, or a permanent per-record
-error, stops the run: retrying cannot fix a bug or a misconfiguration.
+Retried, with exponential backoff and jitter (never sooner than the server's `Retry-After`):
+connection errors, timeouts, HTTP 5xx and 429, and records whose per-record `error_code`
+is 50003 (the proxy's "retriable Kafka error"). Only the failed records of a batch are
+sent again, so a partial failure does not duplicate the records the broker already has.
+Any other 4xx, or a permanent per-record error, stops the run: retrying cannot fix a bug
+or a misconfiguration.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -59,8 +62,37 @@ def check_url(url: str, setting: str) -> str:
     return url.rstrip("/")
 
 
+#: The longest `Retry-After` honoured; a larger (or broken) value is clamped to it.
+MAX_RETRY_AFTER_S = 60.0
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """A `Retry-After` header (seconds or an HTTP date) as seconds to wait, or None."""
+    if not header:
+        return None
+    header = header.strip()
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
 class _Retry(Exception):
-    """This attempt failed in a way that may succeed later."""
+    """This attempt failed in a way that may succeed later (after `retry_after` s if the
+    server said so)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class Sender:
@@ -136,10 +168,12 @@ class Sender:
         pending = rows
         attempt = 0
         while True:
+            retry_after: float | None = None
             try:
                 pending = self._post(url, topic, pending)
             except _Retry as why:
                 reason = str(why)
+                retry_after = why.retry_after
             else:
                 if not pending:
                     return len(rows)
@@ -151,6 +185,9 @@ class Sender:
                     failed=len(pending),
                 )
             delay = self.policy.delay(attempt)
+            if retry_after is not None:
+                # The server knows when it will have room: never come back sooner.
+                delay = max(delay, retry_after)
             attempt += 1
             with self._lock:
                 self.retries += 1
@@ -174,7 +211,10 @@ class Sender:
             raise _Retry(f"{type(exc).__name__} talking to {url}") from None
         status = response.status_code
         if status >= 500 or status == 429:
-            raise _Retry(f"HTTP {status}: {_message(response)}")
+            raise _Retry(
+                f"HTTP {status}: {_message(response)}",
+                retry_after_seconds(response.headers.get("Retry-After")),
+            )
         if status != 200:
             raise DeliveryError(
                 f"{url} answered HTTP {status}: {_message(response)}. This is not retried: "

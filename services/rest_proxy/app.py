@@ -21,6 +21,7 @@ from services.kinesis.backend import backend_for
 from services.kinesis.gateway import gateway_routes
 from services.kinesis.protocol import kinesis_app
 from services.rest_proxy import consumer_api, produce, topics
+from services.rest_proxy.admission import AdmissionMiddleware
 from services.rest_proxy.errors import UNEXPECTED_ERROR, ProxyError, error_response
 from services.rest_proxy.openapi import openapi_spec
 from services.rest_proxy.state import ProxyState
@@ -29,9 +30,14 @@ from services.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def _proxy_error(_request: Request, exc: Exception) -> Response:
+async def _proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
-    return error_response(exc.status, exc.error_code, exc.message)
+    response = error_response(exc.status, exc.error_code, exc.message)
+    if exc.status in (429, 503):
+        # Retriable: say when (the emulator and Confluent's clients honour it).
+        state: ProxyState = request.app.state.proxy
+        response.headers["Retry-After"] = str(state.settings.rest_proxy_retry_after_s)
+    return response
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -56,7 +62,13 @@ async def root(_request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
-    body = {"status": "ok", "consumer_instances": len(state.consumers)}
+    stats = state.admission.stats
+    body = {
+        "status": "ok",
+        "consumer_instances": len(state.consumers),
+        "in_flight": {"requests": state.admission.requests, "bytes": state.admission.bytes},
+        "refused_429": stats.refused,
+    }
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -87,6 +99,11 @@ def v2_app(state: ProxyState) -> Starlette:
         Route(f"{instance}/subscription", consumer_api.unsubscribe, methods=["DELETE"]),
         Route(f"{instance}/records", consumer_api.records, methods=["GET"]),
         Route(f"{instance}/offsets", consumer_api.commit_offsets, methods=["POST"]),
+        Route(f"{instance}/offsets", consumer_api.committed_offsets, methods=["GET"]),
+        Route(f"{instance}/positions", consumer_api.seek, methods=["POST"]),
+        Route(f"{instance}/positions/beginning", consumer_api.seek_to_beginning, methods=["POST"]),
+        Route(f"{instance}/positions/end", consumer_api.seek_to_end, methods=["POST"]),
+        Route(f"{instance}/assignments", consumer_api.assignments, methods=["GET"]),
         # API Gateway's Kinesis routes (/streams/...), answering in Kinesis' error shape.
         *gateway_routes(),
     ]
@@ -122,8 +139,8 @@ class ProxyApp:
         self.kinesis_port = kinesis_port
         self._kinesis: Starlette | None = None
         self.state: ProxyState | None = None
-        self._v2: Starlette | None = None
-        self._legacy: Starlette | None = None
+        self._v2: Any = None
+        self._legacy: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -160,8 +177,11 @@ class ProxyApp:
 
     async def start(self) -> None:
         self.state = ProxyState(self.settings)
-        self._v2 = v2_app(self.state)
-        self._legacy = legacy_app(self.state)
+        retry_after = self.settings.rest_proxy_retry_after_s
+        self._v2 = AdmissionMiddleware(v2_app(self.state), self.state.admission, retry_after)
+        self._legacy = AdmissionMiddleware(
+            legacy_app(self.state), self.state.admission, retry_after
+        )
         self._kinesis = kinesis_app(backend_for(self.state))
         await self.state.start()
 

@@ -1,4 +1,4 @@
-"""Handlers of the v2 consumer API (enough for the original project's check scripts)."""
+"""Handlers of the v2 consumer API: instances, subscription, records, offsets, positions."""
 
 from __future__ import annotations
 
@@ -82,15 +82,71 @@ async def unsubscribe(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _partitions(body: dict[str, Any], key: str, with_offset: bool) -> list[Any]:
+    """`{"<key>": [{"topic": t, "partition": p[, "offset": o]}, ...]}` -> tuples."""
+    items = body.get(key)
+    shape = '{"topic": "<topic>", "partition": 0' + (', "offset": 0' if with_offset else "") + "}"
+    if not isinstance(items, list) or not items:
+        raise ProxyError(422, f"Field `{key}` must be a non-empty array of {shape}.")
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("topic"), str)
+            and item["topic"]
+            and type(item.get("partition")) is int
+            and item["partition"] >= 0
+            and (not with_offset or (type(item.get("offset")) is int and item["offset"] >= 0))
+        )
+        if not ok:
+            raise ProxyError(422, f"`{key}[{i}]` must be {shape} (non-negative integers).")
+        row = (item["topic"], item["partition"])
+        out.append((*row, item["offset"]) if with_offset else row)
+    return out
+
+
 async def commit_offsets(request: Request) -> Response:
+    """Commit the given offsets (each the last record read), or with no body every record
+    this instance has returned; never a record it has not returned."""
     instance = _instance(request)
     body = await _object_body(request, required=False)
-    if body.get("offsets"):
-        raise ProxyError(
-            422, "Committing explicit offsets is not supported; post no body to commit all."
-        )
-    await _state(request).consumers.commit(instance)
+    offsets = _partitions(body, "offsets", True) if body.get("offsets") is not None else None
+    await _state(request).consumers.commit(instance, offsets)
     return Response(status_code=200)
+
+
+async def committed_offsets(request: Request) -> Response:
+    instance = _instance(request)
+    partitions = _partitions(await _object_body(request), "partitions", False)
+    offsets = await _state(request).consumers.committed(instance, partitions)
+    return Response(orjson.dumps({"offsets": offsets}), media_type=V2)
+
+
+async def seek(request: Request) -> Response:
+    instance = _instance(request)
+    positions = _partitions(await _object_body(request), "offsets", True)
+    await _state(request).consumers.seek(instance, positions)
+    return Response(status_code=204)
+
+
+def _seek_to(end: bool) -> Any:
+    async def handler(request: Request) -> Response:
+        instance = _instance(request)
+        partitions = _partitions(await _object_body(request), "partitions", False)
+        await _state(request).consumers.seek_to(instance, partitions, end)
+        return Response(status_code=204)
+
+    return handler
+
+
+seek_to_beginning = _seek_to(end=False)
+seek_to_end = _seek_to(end=True)
+
+
+async def assignments(request: Request) -> Response:
+    partitions = await _state(request).consumers.assignments(_instance(request))
+    body = {"partitions": [{"topic": t, "partition": p} for t, p in partitions]}
+    return Response(orjson.dumps(body), media_type=V2)
 
 
 async def records(request: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 from starlette.responses import Response
 
+TOPIC_AUTHORIZATION_FAILED = 40301
 TOPIC_NOT_FOUND = 40401
 PARTITION_NOT_FOUND = 40402
 CONSUMER_INSTANCE_NOT_FOUND = 40403
@@ -41,6 +42,16 @@ def error_response(status: int, error_code: int, message: str) -> Response:
 
 def topic_not_found() -> ProxyError:
     return ProxyError(404, "Topic not found.", TOPIC_NOT_FOUND)
+
+
+def internal_topic(topic: str) -> ProxyError:
+    # Kafka's own wording for TopicAuthorizationException, as Confluent's proxy relays it.
+    return ProxyError(
+        403,
+        f"Not authorized to access topics: [{topic}] (an internal topic of Kafka or "
+        "Connect: producing to it could corrupt the cluster; produce to your own topics).",
+        TOPIC_AUTHORIZATION_FAILED,
+    )
 
 
 def broker_unavailable(detail: str) -> ProxyError:

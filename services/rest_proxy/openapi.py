@@ -43,7 +43,40 @@ _TOPIC = _path_param("topic", "Topic name, e.g. `<user_id>.pin`.")
 _GROUP = _path_param("group", "Consumer group id.")
 _NAME = _path_param("name", "Consumer instance id (from `POST /consumers/{group}`).")
 
+_TOPIC_PARTITION = {
+    "topic": {"type": "string"},
+    "partition": {"type": "integer", "minimum": 0},
+}
+
 _SCHEMAS: dict[str, Any] = {
+    "PartitionList": {
+        "type": "object",
+        "required": ["partitions"],
+        "properties": {
+            "partitions": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["topic", "partition"],
+                    "properties": _TOPIC_PARTITION,
+                },
+            }
+        },
+    },
+    "OffsetList": {
+        "type": "object",
+        "properties": {
+            "offsets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["topic", "partition", "offset"],
+                    "properties": {**_TOPIC_PARTITION, "offset": {"type": "integer"}},
+                },
+            }
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error_code", "message"],
@@ -163,13 +196,23 @@ _SCHEMAS: dict[str, Any] = {
 
 def _v2_paths() -> dict[str, Any]:
     produce_errors = {
-        "400": _error("Malformed JSON."),
+        "400": _error("Malformed JSON, or a key/value that is not valid UTF-8."),
+        "403": _error("An internal topic (`__consumer_offsets`, `_connect-*`, any `_` name)."),
         "404": _error("Topic (40401) or partition (40402) not found."),
         "413": _error("Body larger than REST_PROXY_MAX_BODY_BYTES."),
         "415": _error("Unsupported Content-Type."),
-        "422": _error("Valid JSON that is not a produce request."),
-        "503": _error("Broker unavailable (50003): retry with backoff."),
+        "422": _error(
+            "Not a produce request; more records than REST_PROXY_MAX_RECORDS_PER_REQUEST; "
+            "a non-finite number (1e400); nesting deeper than 1024 levels in a key or value."
+        ),
+        "429": _error("Too many requests or bytes in flight (42901): retry after Retry-After."),
+        "503": _error("Broker unavailable (50003): retry after Retry-After."),
     }
+    partitions_body = {
+        "required": True,
+        "content": {V2: {"schema": _ref("PartitionList")}},
+    }
+    offsets_body = {"required": True, "content": {V2: {"schema": _ref("OffsetList")}}}
     instance = "/consumers/{group}/instances/{name}"
     return {
         "/topics": {
@@ -309,6 +352,11 @@ def _v2_paths() -> dict[str, Any]:
                     },
                     "404": _error("Instance not found (40403)."),
                     "406": _error("Accept does not match the instance's format (40601)."),
+                    "422": _error(
+                        "The next record cannot be deserialised in the instance's format: "
+                        "the message names topic, partition and offset; the position stays "
+                        "there (read it with format=binary, or seek past it)."
+                    ),
                 },
             },
         },
@@ -316,8 +364,57 @@ def _v2_paths() -> dict[str, Any]:
             "parameters": [_GROUP, _NAME],
             "post": {
                 "operationId": "commitOffsets",
-                "summary": "Commit the positions of every record fetched so far.",
-                "responses": {"200": {"description": "Committed."}},
+                "summary": "Commit the given offsets (each the last record read), or with no "
+                "body every record returned so far; never a record not yet returned.",
+                "requestBody": {"content": {V2: {"schema": _ref("OffsetList")}}},
+                "responses": {
+                    "200": {"description": "Committed."},
+                    "422": _error("An offset this instance has not returned yet."),
+                },
+            },
+            "get": {
+                "operationId": "committedOffsets",
+                "summary": "The group's committed offsets (the next to read; -1: none).",
+                "requestBody": partitions_body,
+                "responses": {"200": _ok("Committed offsets.", _ref("OffsetList"))},
+            },
+        },
+        f"{instance}/positions": {
+            "parameters": [_GROUP, _NAME],
+            "post": {
+                "operationId": "seek",
+                "summary": "Move each partition's position to the given offset.",
+                "requestBody": offsets_body,
+                "responses": {
+                    "204": {"description": "Moved."},
+                    "409": _error("The partition is not assigned to this instance (yet)."),
+                },
+            },
+        },
+        f"{instance}/positions/beginning": {
+            "parameters": [_GROUP, _NAME],
+            "post": {
+                "operationId": "seekToBeginning",
+                "summary": "Move each partition's position to its first offset.",
+                "requestBody": partitions_body,
+                "responses": {"204": {"description": "Moved."}},
+            },
+        },
+        f"{instance}/positions/end": {
+            "parameters": [_GROUP, _NAME],
+            "post": {
+                "operationId": "seekToEnd",
+                "summary": "Move each partition's position past its last offset.",
+                "requestBody": partitions_body,
+                "responses": {"204": {"description": "Moved."}},
+            },
+        },
+        f"{instance}/assignments": {
+            "parameters": [_GROUP, _NAME],
+            "get": {
+                "operationId": "assignments",
+                "summary": "Partitions the group assigned to this instance.",
+                "responses": {"200": _ok("Partitions.", _ref("PartitionList"))},
             },
         },
     }

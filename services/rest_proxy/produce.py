@@ -10,6 +10,7 @@ from services.rest_proxy.errors import (
     KAFKA_RETRIABLE_ERROR,
     PARTITION_NOT_FOUND,
     ProxyError,
+    internal_topic,
     topic_not_found,
 )
 from services.rest_proxy.producer import UNKNOWN_TOPIC_CODES, OutRecord, RecordResult
@@ -38,6 +39,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def is_internal(topic: str) -> bool:
+    """Kafka's (`__consumer_offsets`, `__transaction_state`) and Connect's (`_connect-configs`,
+    `_connect-offsets`, `_connect-status`) topics: every internal topic here starts with `_`."""
+    return topic.startswith("_")
+
+
 async def produce_records(
     state: ProxyState, topic: str, records: list[OutRecord]
 ) -> list[RecordResult]:
@@ -62,10 +69,13 @@ async def produce_records(
 
 async def produce_v2(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
+    topic = request.path_params["topic"]
+    if is_internal(topic):
+        raise internal_topic(topic)
     fmt = embedded_format(request.headers.get("content-type"))
     body = await read_body(request, state.settings.rest_proxy_max_body_bytes)
-    records = parse_records(body, fmt)
-    results = await produce_records(state, request.path_params["topic"], records)
+    records = parse_records(body, fmt, state.settings.rest_proxy_max_records_per_request)
+    results = await produce_records(state, topic, records)
     offsets = [
         {"partition": r.partition, "offset": r.offset, "error_code": r.error_code, "error": r.error}
         for r in results

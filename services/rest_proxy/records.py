@@ -2,31 +2,45 @@
 
 Status codes follow the issue: bytes that are not JSON -> 400; JSON that is not a valid
 produce request -> 422; unsupported media type -> 415; too large -> 413.
+
+One parser, one rule (issue 13): msgspec reads the envelope and hands over each key's
+and value's JSON text untouched; each text is then checked with exactly the test the S3
+sink applies before it lands a value (`orjson.loads`, see `services/s3_sink/layout.py`),
+so whatever the proxy acknowledges, the sink can write. That rule refuses invalid UTF-8,
+lone surrogates, numbers that overflow a double (`1e400`) and nesting deeper than
+`MAX_JSON_DEPTH` levels within one key or value.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import importlib.util
-from collections.abc import Callable
+import sys
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.producer import OutRecord
 
-# Optional: about 3x faster than orjson here, since a value is never decoded and
-# re-encoded. Without it the proxy behaves the same, only slower.
-HAVE_MSGSPEC = importlib.util.find_spec("msgspec") is not None
-if HAVE_MSGSPEC:
-    import msgspec
-
 JSON_V2 = "application/vnd.kafka.json.v2+json"
 BINARY_V2 = "application/vnd.kafka.binary.v2+json"
 V2 = "application/vnd.kafka.v2+json"
 EMBEDDED_FORMATS = {JSON_V2: "json", BINARY_V2: "binary"}
+
+#: msgspec is a required dependency now (one parser); the name stays for the benchmark.
+HAVE_MSGSPEC = True
+
+#: The deepest nesting of arrays and objects allowed within one key or value: orjson's
+#: own limit, which the S3 sink's encoder shares, so the two always agree.
+MAX_JSON_DEPTH = 1024
+
+# msgspec skips a value's text recursively under Python's recursion limit (1000 by
+# default), which would refuse values the sink accepts (depth 990-1024). Room for the
+# envelope's 3 levels, the caller's stack and `MAX_JSON_DEPTH`; anything deeper than the
+# new limit is refused as too deep, which it is anyway.
+_RECURSION_HEADROOM = 4 * MAX_JSON_DEPTH
+if sys.getrecursionlimit() < _RECURSION_HEADROOM:
+    sys.setrecursionlimit(_RECURSION_HEADROOM)
 
 
 def media_type(header: str | None) -> str:
@@ -65,105 +79,70 @@ def too_large(limit: int) -> ProxyError:
     )
 
 
+def json_problem(exc: orjson.JSONDecodeError, where: str) -> ProxyError:
+    """A clear 400/422 for a text orjson refuses, naming what is wrong and the fix."""
+    text = str(exc)
+    if "UTF-8" in text or "surrogate" in text:
+        return ProxyError(
+            400,
+            f"{where} is not valid UTF-8 JSON ({text}); send text as UTF-8, or bytes with "
+            f"the binary format ({BINARY_V2}) as base64.",
+        )
+    if "infinity" in text:
+        return ProxyError(
+            422,
+            f"{where} has a number that overflows a 64-bit float ({text}); JSON numbers must "
+            "be finite: send it as a string.",
+        )
+    if "recursion" in text:
+        return ProxyError(
+            422,
+            f"{where} nests arrays/objects deeper than {MAX_JSON_DEPTH} levels; flatten it.",
+        )
+    return ProxyError(400, f"Malformed JSON in {where}: {text}")
+
+
 def load_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ProxyError(400, f"Malformed JSON: {exc}") from None
+        raise json_problem(exc, "the request body") from None
 
 
 def _invalid(message: str) -> ProxyError:
     return ProxyError(422, message)
 
 
-def parse_records_orjson(body: bytes, fmt: str) -> list[OutRecord]:
-    """A produce body -> (key bytes, value bytes, partition) per record, in order."""
-    doc = load_json(body)
-    if not isinstance(doc, dict):
-        raise _invalid("The request body must be a JSON object with a `records` array.")
-    records = doc.get("records")
-    if not isinstance(records, list):
-        raise _invalid("Field `records` is required and must be an array of records.")
-    if not records:
-        raise _invalid("Field `records` must contain at least one record.")
-    if fmt == "json":
-        out = _json_records(records)
-    else:
-        out = [
-            (
-                _encode_binary(r.get("key"), i, "key"),
-                _encode_binary(r.get("value"), i, "value"),
-                r.get("partition"),
-            )
-            for i, r in enumerate(_objects(records))
-        ]
-    if any(partition is not None for _k, _v, partition in out):
-        for i, (_k, _v, partition) in enumerate(out):
-            if partition is not None and (
-                type(partition) is not int or partition < 0 or partition > 2**31 - 1
-            ):
-                raise _invalid(f"records[{i}].partition must be a non-negative integer.")
-    return out
+# --- the parser: msgspec hands over each value's JSON text without building it ----------
+
+_Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+_NULL = msgspec.Raw(b"null")
 
 
-def _objects(records: list[Any]) -> list[dict[str, Any]]:
-    for i, record in enumerate(records):
-        if type(record) is not dict:
-            raise _invalid(f"records[{i}] must be an object with `value` (and optional `key`).")
-    return records
+class _JsonRecord(msgspec.Struct):
+    value: msgspec.Raw = _NULL
+    key: msgspec.Raw = _NULL
+    partition: _Partition | None = None
 
 
-def _json_records(records: list[Any]) -> list[OutRecord]:
-    # The hot path (a 500-record batch runs this 500 times): one comprehension, no
-    # per-record function calls besides orjson's.
-    dumps = orjson.dumps
-    return [
-        (
-            None if (k := r.get("key")) is None else dumps(k),
-            None if (v := r.get("value")) is None else dumps(v),
-            r.get("partition"),
-        )
-        for r in _objects(records)
-    ]
+class _JsonRequest(msgspec.Struct):
+    records: list[_JsonRecord]
 
 
-def _encode_binary(data: Any, i: int, field: str) -> bytes | None:
-    if data is None:
-        return None
-    if not isinstance(data, str):
-        raise _invalid(f"records[{i}].{field} must be a base64 string for the binary format.")
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise _invalid(f"records[{i}].{field} is not valid base64.") from None
+class _BinaryRecord(msgspec.Struct):
+    value: bytes | None = None  # msgspec decodes base64 for `bytes`
+    key: bytes | None = None
+    partition: _Partition | None = None
 
 
-# --- the fast path: msgspec hands over each value's JSON text without building it --------
+class _BinaryRequest(msgspec.Struct):
+    records: list[_BinaryRecord]
 
-if HAVE_MSGSPEC:
-    _Partition = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
-    _NULL = msgspec.Raw(b"null")
 
-    class _JsonRecord(msgspec.Struct):
-        value: msgspec.Raw = _NULL
-        key: msgspec.Raw = _NULL
-        partition: _Partition | None = None
-
-    class _JsonRequest(msgspec.Struct):
-        records: list[_JsonRecord]
-
-    class _BinaryRecord(msgspec.Struct):
-        value: bytes | None = None  # msgspec decodes base64 for `bytes`
-        key: bytes | None = None
-        partition: _Partition | None = None
-
-    class _BinaryRequest(msgspec.Struct):
-        records: list[_BinaryRecord]
-
-    _DECODERS: dict[str, Any] = {
-        "json": msgspec.json.Decoder(_JsonRequest),
-        "binary": msgspec.json.Decoder(_BinaryRequest),
-    }
+_DECODERS: dict[str, Any] = {
+    "json": msgspec.json.Decoder(_JsonRequest),
+    "binary": msgspec.json.Decoder(_BinaryRequest),
+}
 
 
 def _raw(data: Any) -> bytes | None:
@@ -171,28 +150,71 @@ def _raw(data: Any) -> bytes | None:
     return None if raw == b"null" else raw
 
 
-def parse_records_msgspec(body: bytes, fmt: str) -> list[OutRecord]:
-    """Same contract as `parse_records_orjson`; values keep the client's JSON text."""
+def parse_records(body: bytes, fmt: str, max_records: int | None = None) -> list[OutRecord]:
+    """A produce body -> (key bytes, value bytes, partition) per record, in order.
+
+    JSON keys and values keep the client's text; every one is valid by the sink's rule."""
     try:
         request = _DECODERS[fmt].decode(body)
     except msgspec.ValidationError as exc:
         raise _invalid(f"Invalid produce request: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise ProxyError(400, f"Malformed JSON: {exc}") from None
+        raise _describe(body, exc) from None
+    except UnicodeDecodeError as exc:
+        raise ProxyError(
+            400, f"The request body is not valid UTF-8 ({exc}); JSON must be UTF-8."
+        ) from None
+    except RecursionError:
+        raise _invalid(
+            f"The request body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels "
+            "within a record; flatten it."
+        ) from None
     records = request.records
     if not records:
         raise _invalid("Field `records` must contain at least one record.")
-    if fmt == "json":
-        return [(_raw(r.key), _raw(r.value), r.partition) for r in records]
-    return [(r.key, r.value, r.partition) for r in records]
+    if max_records is not None and len(records) > max_records:
+        raise _invalid(
+            f"{len(records)} records in one request is more than the limit of {max_records} "
+            "(REST_PROXY_MAX_RECORDS_PER_REQUEST); split it into several requests."
+        )
+    if fmt == "binary":
+        return [(r.key, r.value, r.partition) for r in records]
+    out = [(_raw(r.key), _raw(r.value), r.partition) for r in records]
+    _check_texts(out)
+    return out
 
 
-#: Every available implementation (tests run each); the fastest is used.
-Parser = Callable[[bytes, str], list[OutRecord]]
-PARSERS: dict[str, Parser] = {"orjson": parse_records_orjson}
-if HAVE_MSGSPEC:
-    PARSERS["msgspec"] = parse_records_msgspec
-parse_records = PARSERS["msgspec"] if HAVE_MSGSPEC else parse_records_orjson
+def _describe(body: bytes, exc: msgspec.DecodeError) -> ProxyError:
+    # Cold path: orjson names most problems better (msgspec calls a lone surrogate
+    # escape "truncated"), with the same status rules as a value's.
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as why:
+        return json_problem(why, "the request body")
+    return ProxyError(400, f"Malformed JSON: {exc}")
+
+
+def _check_texts(out: list[OutRecord]) -> None:
+    # The sink's rule, on the hot path: one orjson parse per key and value (results
+    # dropped), which also catches what msgspec's skipping never looks at.
+    loads = orjson.loads
+    for i, (key, value, _p) in enumerate(out):
+        try:
+            if value is not None:
+                loads(value)
+            if key is not None:
+                loads(key)
+        except orjson.JSONDecodeError as exc:
+            field = "value" if value is not None and _fails(value) else "key"
+            raise json_problem(exc, f"records[{i}].{field}") from None
+
+
+def _fails(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return True
+    return False
 
 
 def parse_event(body: bytes) -> bytes:
@@ -200,4 +222,8 @@ def parse_event(body: bytes) -> bytes:
     doc = load_json(body)
     if not isinstance(doc, dict):
         raise _invalid("The request body must be one JSON object (the event's row).")
-    return orjson.dumps(doc)
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 255 levels but reads 1024: keep the client's (valid) text.
+        return body

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.clients import clients_for
+from services.rest_proxy.admission import Admission
 from services.rest_proxy.consumers import ConsumerRegistry
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.metadata import TopicCache
@@ -34,6 +35,11 @@ class ProxyState:
             servers=settings.kafka_bootstrap_servers,
         )
         self.consumers = ConsumerRegistry(self.clients, settings.rest_proxy_consumer_idle_s)
+        self.admission = Admission(
+            settings.rest_proxy_max_inflight_requests,
+            settings.rest_proxy_max_inflight_bytes,
+            settings.rest_proxy_max_body_bytes,
+        )
         self._admin: Any = None
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -21,13 +21,28 @@ def test_v2_spec_is_valid_and_complete() -> None:
         "application/vnd.kafka.json.v2+json",
         "application/vnd.kafka.binary.v2+json",
     }
-    assert set(produce["responses"]) == {"200", "400", "404", "413", "415", "422", "503"}
+    assert set(produce["responses"]) == {
+        "200",
+        "400",
+        "403",
+        "404",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    }
     for path in (
         "/topics",
         "/consumers/{group}",
         "/consumers/{group}/instances/{name}",
         "/consumers/{group}/instances/{name}/subscription",
         "/consumers/{group}/instances/{name}/records",
+        "/consumers/{group}/instances/{name}/offsets",
+        "/consumers/{group}/instances/{name}/positions",
+        "/consumers/{group}/instances/{name}/positions/beginning",
+        "/consumers/{group}/instances/{name}/positions/end",
+        "/consumers/{group}/instances/{name}/assignments",
     ):
         assert path in paths
 

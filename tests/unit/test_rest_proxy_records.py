@@ -12,21 +12,15 @@ from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.records import (
     BINARY_V2,
     JSON_V2,
-    PARSERS,
-    Parser,
+    MAX_JSON_DEPTH,
     check_size,
     embedded_format,
     media_type,
     parse_event,
+    parse_records,
 )
 
 pytestmark = pytest.mark.unit
-
-
-# Every test runs against each parser this environment has (msgspec is optional).
-@pytest.fixture(params=sorted(PARSERS))
-def parse_records(request: pytest.FixtureRequest) -> Parser:
-    return PARSERS[request.param]
 
 
 def _status(fn: Callable[..., object], *args: object) -> tuple[int, int]:
@@ -57,7 +51,7 @@ def test_size_limit_is_413_and_names_the_setting() -> None:
     assert _status(check_size, "abc", 10) == (400, 400)
 
 
-def test_malformed_json_is_400(parse_records: Parser) -> None:
+def test_malformed_json_is_400() -> None:
     assert _status(parse_records, b'{"records": [', "json") == (400, 400)
     assert _status(parse_records, b"", "json") == (400, 400)
     # Inside a value too, and trailing bytes after the object.
@@ -79,13 +73,11 @@ def test_malformed_json_is_400(parse_records: Parser) -> None:
         b'{"records": [{"value": 1, "partition": true}]}',
     ],
 )
-def test_valid_json_that_is_not_a_produce_request_is_422(
-    body: bytes, parse_records: Parser
-) -> None:
+def test_valid_json_that_is_not_a_produce_request_is_422(body: bytes) -> None:
     assert _status(parse_records, body, "json") == (422, 422)
 
 
-def test_json_records_are_encoded_as_json_in_order(parse_records: Parser) -> None:
+def test_json_records_are_encoded_as_json_in_order() -> None:
     body = orjson.dumps(
         {
             "records": [
@@ -103,14 +95,14 @@ def test_json_records_are_encoded_as_json_in_order(parse_records: Parser) -> Non
     ]
 
 
-def test_values_with_whitespace_stay_the_same_json(parse_records: Parser) -> None:
+def test_values_with_whitespace_stay_the_same_json() -> None:
     body = b'{"records": [ {"value" : { "a" : [1, 2.5, "x y"] , "b": null } } ]}'
     ((key, value, partition),) = parse_records(body, "json")
     assert (key, partition) == (None, None)
     assert value is not None and orjson.loads(value) == {"a": [1, 2.5, "x y"], "b": None}
 
 
-def test_binary_records_are_base64_decoded(parse_records: Parser) -> None:
+def test_binary_records_are_base64_decoded() -> None:
     key, value = base64.b64encode(b"\x00key").decode(), base64.b64encode(b"hello").decode()
     out = parse_records(orjson.dumps({"records": [{"key": key, "value": value}]}), "binary")
     assert out == [(b"\x00key", b"hello", None)]
@@ -126,3 +118,67 @@ def test_legacy_event_must_be_one_object() -> None:
     assert parse_event(b'{"index": 3, "title": "x"}') == b'{"index":3,"title":"x"}'
     assert _status(parse_event, b"[1, 2]")[0] == 422
     assert _status(parse_event, b"{nope")[0] == 400
+
+
+# --- issue 13: what the sink cannot land is refused here, never a 500 --------------------
+
+
+def _refused(body: bytes, fmt: str = "json") -> ProxyError:
+    with pytest.raises(ProxyError) as info:
+        parse_records(body, fmt)
+    assert info.value.status in (400, 422), info.value.message
+    return info.value
+
+
+def test_invalid_utf8_in_a_value_is_400_and_says_so() -> None:
+    error = _refused(b'{"records": [{"value": {"title": "caf\xe9"}}]}')
+    assert error.status == 400
+    assert "records[0].value" in error.message and "UTF-8" in error.message
+    # Also a lone surrogate escape, which no UTF-8 text can hold, and in a key.
+    assert "UTF-8" in _refused(b'{"records": [{"value": "\\ud800"}]}').message
+    assert "records[0].key" in _refused(b'{"records": [{"key": "\xff", "value": 1}]}').message
+
+
+def test_non_finite_number_is_422_and_says_so() -> None:
+    for number in (b"1e400", b"-1e400", b"[1, 2e999]"):
+        error = _refused(b'{"records": [{"value": 1}, {"value": ' + number + b"}]}")
+        assert error.status == 422
+        assert "records[1].value" in error.message and "finite" in error.message
+    # NaN and Infinity are not JSON at all.
+    assert _refused(b'{"records": [{"value": NaN}]}').status == 400
+    assert _refused(b'{"records": [{"value": Infinity}]}').status == 400
+
+
+def test_nesting_beyond_the_limit_is_422_and_the_limit_itself_is_accepted() -> None:
+    def nested(depth: int) -> bytes:
+        return b'{"records": [{"value": ' + b"[" * depth + b"]" * depth + b"}]}"
+
+    ((_k, value, _p),) = parse_records(nested(MAX_JSON_DEPTH), "json")
+    assert value == b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    for depth in (MAX_JSON_DEPTH + 1, 2000, 100_000):
+        error = _refused(nested(depth))
+        assert error.status == 422 and str(MAX_JSON_DEPTH) in error.message
+
+
+def test_records_per_request_cap_is_422_naming_the_setting() -> None:
+    body = orjson.dumps({"records": [{"value": i} for i in range(11)]})
+    assert len(parse_records(body, "json", max_records=11)) == 11
+    with pytest.raises(ProxyError) as info:
+        parse_records(body, "json", max_records=10)
+    assert info.value.status == 422
+    assert "REST_PROXY_MAX_RECORDS_PER_REQUEST" in info.value.message
+    with pytest.raises(ProxyError):
+        parse_records(body.replace(b"value", b"wrong"), "binary", max_records=10)
+
+
+def test_invalid_utf8_in_envelope_strings_is_refused_too() -> None:
+    assert _refused(b'{"records": [{"value": "aGk=", "key": "\xff"}]}', "binary")
+    # Unknown fields are ignored as Confluent's proxy does; their bytes never reach Kafka.
+    assert parse_records(b'{"records": [{"value": 1}], "x\xff": 1}', "json") == [(None, b"1", None)]
+
+
+def test_legacy_event_deeper_than_orjson_writes_keeps_its_text() -> None:
+    body = b'{"a": ' + b"[" * 300 + b"]" * 300 + b"}"
+    assert parse_event(body) == body
+    assert _status(parse_event, b'{"a": 1e400}') == (422, 422)
+    assert _status(parse_event, b'{"a": "\xff"}') == (400, 400)

@@ -1,0 +1,162 @@
+"""One rule for the proxy and the S3 sink (issue 13, path 2), checked by Hypothesis.
+
+Whatever the proxy acknowledges, the sink can land: a JSON record value the proxy accepts
+is one the sink's encoder (`services.s3_sink.layout.to_line`) writes, and a value the sink
+can write is one the proxy accepts. Refusals are 400 or 422, never anything else.
+A `null` value is a Kafka tombstone: accepted by the proxy, dead-lettered by the sink,
+and left out of the equivalence on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.rest_proxy.errors import ProxyError
+from services.rest_proxy.records import MAX_JSON_DEPTH, parse_records
+from services.s3_sink.layout import InvalidRecord, to_line
+
+pytestmark = pytest.mark.unit
+
+BOUNDED = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_values: st.SearchStrategy[Any] = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+# Byte strings that break JSON in the ways seen in the wild (issue 13) and some more.
+_poison = st.sampled_from(
+    [
+        b"\xff",
+        b"\xc3",
+        b"\xed\xa0\x80",
+        b"\\ud800",
+        b"\\udfff",
+        b"1e400",
+        b"-1e400",
+        b"2E+999",
+        b"NaN",
+        b"Infinity",
+        b"-",
+        b"\x00",
+        b"\\",
+        b'"',
+        b"}",
+        b"]",
+        b",",
+        b"\t",
+        b"1e308",
+        b"0.0000001e-400",
+    ]
+)
+
+
+def _encodable(text: bytes) -> bool:
+    try:
+        to_line(text)
+    except InvalidRecord:
+        return False
+    return True
+
+
+@st.composite
+def value_texts(draw: st.DrawFn) -> bytes:
+    """The JSON text of a record value: valid, mutated, deeply nested or random bytes."""
+    kind = draw(st.sampled_from(["valid", "mutated", "mutated", "deep", "raw"]))
+    if kind == "raw":
+        return draw(st.binary(min_size=1, max_size=40))
+    if kind == "deep":
+        depth = draw(st.integers(MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH + 3) | st.integers(1, 3000))
+        left, right = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
+        inner = draw(st.sampled_from([b"1", b"[]", b"1e400", b'"\xff"']))
+        return left * depth + inner + right * depth
+    # The standard library writes integers beyond 64 bits and non-ASCII text as is.
+    text = json.dumps(draw(json_values), ensure_ascii=draw(st.booleans())).encode()
+    if kind == "valid":
+        return text
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 2))
+        text = text[:at] + draw(_poison) + text[at + cut :]
+    return text
+
+
+def _outcome(body: bytes, fmt: str = "json") -> list[Any] | ProxyError:
+    """The parser's answer; anything but a 400/422 refusal fails the test (a 5xx)."""
+    try:
+        return list(parse_records(body, fmt, max_records=10_000))
+    except ProxyError as exc:
+        assert exc.status in (400, 422), f"{exc.status} for {body[:80]!r}: {exc.message}"
+        assert exc.message
+        return exc
+
+
+@BOUNDED
+@given(value_texts())
+def test_proxy_accepts_exactly_what_the_sink_encodes(text: bytes) -> None:
+    body = b'{"records": [{"value": ' + text + b"}]}"
+    outcome = _outcome(body)
+    if _encodable(text):
+        # Encodable by the sink => acknowledged by the proxy, the text unchanged.
+        assert not isinstance(outcome, ProxyError), outcome.message
+        stripped = text.strip(b" \t\r\n")
+        # `null` is Confluent's way to produce a tombstone: no value at all.
+        expected = None if stripped == b"null" else stripped
+        assert [value for _k, value, _p in outcome] == [expected]
+    if isinstance(outcome, list):
+        # Acknowledged by the proxy => every value lands (a mutation may have made two
+        # records out of one, or a tombstone: both fine as long as each one lands).
+        for _key, value, _partition in outcome:
+            assert value is None or _encodable(value), value
+
+
+@BOUNDED
+@given(st.lists(value_texts(), min_size=1, max_size=5), st.data())
+def test_mutated_bodies_are_refused_with_4xx_or_land(
+    texts: list[bytes], data: st.DataObject
+) -> None:
+    records = b",".join(b'{"key": ' + t + b', "value": ' + t + b"}" for t in texts)
+    body = b'{"records": [' + records + b"]}"
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(body)))
+        body = body[:at] + data.draw(_poison) + body[at + data.draw(st.integers(0, 3)) :]
+    outcome = _outcome(body)
+    if isinstance(outcome, list):
+        for key, value, _partition in outcome:
+            assert value is None or _encodable(value)
+            assert key is None or _encodable(key)
+    # The binary format never reaches the JSON rule, but must refuse cleanly too.
+    _outcome(body, "binary")
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        (b'"caf\xe9"', 400),  # invalid UTF-8
+        (b"1e400", 422),  # a non-finite number
+        (b"[" * 2000 + b"]" * 2000, 422),  # 2,000 levels deep: was a RecursionError -> 500
+    ],
+)
+def test_the_three_named_inputs_are_refused_and_not_landable(text: bytes, status: int) -> None:
+    outcome = _outcome(b'{"records": [{"value": ' + text + b"}]}")
+    assert isinstance(outcome, ProxyError) and outcome.status == status
+    assert not _encodable(text)
