@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     # Public DNS name (host or host:port, port 8082 by default) of the EC2 instance running
     # the Confluent REST proxy: API Gateway's HTTP-proxy integration forwards to it.
     kafka_rest_proxy_ec2_host: str = ""
+    # Endpoint overrides for STS and S3 (empty: AWS's regional endpoints). The names are the
+    # ones the AWS SDKs read themselves: for VPC endpoints, or a stand-in such as moto's
+    # server in tests. An http:// URL means no TLS and path-style bucket addressing.
+    aws_endpoint_url_sts: str = ""
+    aws_endpoint_url_s3: str = ""
 
     # --- where the native runtime keeps its data, logs, sockets and caches --------------
     state_dir: Path = Field(default=PROJECT_ROOT / ".local")

@@ -1,10 +1,15 @@
-"""Made-up AWS credentials for tests.
+"""Made-up AWS credentials, and AWS endpoints the test controls.
 
-Built at run time, so the repository tracks nothing shaped like a real access key; the
-values are obviously fake and reach no AWS service (the tests run offline).
+The keys are built at run time, so the repository tracks nothing shaped like a real access
+key; they reach no AWS service: tests point the AWS code paths at moto's server on loopback,
+or at loopback ports they opened and closed, never at AWS and never counting on DNS failing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 #: A secret access key that is plainly not one.
 SECRET_ACCESS_KEY = "fake-secret-key-for-offline-tests-only"
@@ -20,3 +25,58 @@ def access_key_id(tag: str) -> str:
 def masked(key: str) -> str:
     """How the preflight shows an access key id: its first and last four characters."""
     return f"{key[:4]}****{key[-4:]}"
+
+
+# --- endpoints the test controls ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on: opened, read and closed again, so a connection
+    to it is refused at once (the test's "unreachable endpoint", without DNS or a timeout)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server mode on 127.0.0.1 (STS, S3, ... behind one URL), stopped afterwards.
+    Yields its endpoint URL; it accepts any credentials (like AWS, signed with SigV4)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def resolving_to_loopback(*suffixes: str) -> Iterator[list[str]]:
+    """Python's resolver answers 127.0.0.1 for host names ending in `suffixes` (AWS-shaped
+    names that pass the settings checks) and refuses every other non-loopback name, so no
+    lookup leaves the machine. Yields the names asked for. C libraries (librdkafka) keep
+    the system resolver: tests make sure they are never reached."""
+    import socket
+
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        asked.append(name)
+        if name.endswith(suffixes):
+            return real("127.0.0.1", port, *args, **kwargs)
+        if name in ("localhost", "127.0.0.1", "::1"):
+            return real(host, port, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, f"{name}: not resolved in this test")
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield asked
+    finally:
+        socket.getaddrinfo = real

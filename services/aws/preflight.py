@@ -23,7 +23,7 @@ import certifi
 
 from services.aws import profile as aws_profile
 from services.aws.profile import AwsProfile, HostPort
-from services.clients.aws import AwsClients
+from services.clients.aws import AwsClients, endpoint_override
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, Settings
 
 DEFAULT_DEADLINE_S = 15.0
@@ -137,10 +137,28 @@ def _credentials(ctx: Context, name: str) -> str:
     return f"from {creds.method}, access key {mask_key(frozen.access_key)}"
 
 
+def _service_host(ctx: Context, service: str, default: str) -> tuple[HostPort, bool, str]:
+    """(host and port, whether TLS, the variable to check) of STS or S3: AWS's regional
+    endpoint, or the AWS_ENDPOINT_URL_<SERVICE> override."""
+    override = endpoint_override(ctx.settings, service)
+    if override is None:
+        return HostPort(default, 443), True, ""
+    tls = override.scheme == "https"
+    port = override.port or (443 if tls else 80)
+    return HostPort(override.hostname or "", port), tls, f"AWS_ENDPOINT_URL_{service.upper()}"
+
+
+def _reach(ctx: Context, name: str, hp: HostPort, tls: bool, variable: str) -> None:
+    _dns(ctx, name, hp.host, variable)
+    if tls:
+        _tls(ctx, name, hp)
+    else:
+        _tcp(ctx, name, hp, f"check {variable}")
+
+
 def _sts(ctx: Context, name: str) -> str:
-    host = HostPort(ctx.profile.sts_host, 443)
-    _dns(ctx, name, host.host, "S3_REGION")
-    _tls(ctx, name, host)
+    host, tls, variable = _service_host(ctx, "sts", ctx.profile.sts_host)
+    _reach(ctx, name, host, tls, variable or "S3_REGION")
     ctx.steps[name] = "STS GetCallerIdentity"
     try:
         ident = ctx.clients.botocore_client("sts", timeout_s=ctx.step_timeout).get_caller_identity()
@@ -151,9 +169,8 @@ def _sts(ctx: Context, name: str) -> str:
 
 def _s3(ctx: Context, name: str) -> str:
     p = ctx.profile
-    host = HostPort(p.s3_host, 443)
-    _dns(ctx, name, host.host, "PIPELINE_USER_ID and S3_REGION")
-    _tls(ctx, name, host)
+    host, tls, variable = _service_host(ctx, "s3", p.s3_host)
+    _reach(ctx, name, host, tls, variable or "PIPELINE_USER_ID and S3_REGION")
     ctx.steps[name] = f"S3 HeadBucket {p.bucket}"
     from minio.error import S3Error
 
@@ -179,6 +196,8 @@ def _s3(ctx: Context, name: str) -> str:
             f"bucket {p.bucket} does not exist in {p.region}: check PIPELINE_USER_ID and "
             "S3_REGION, or create it",
         )
+    if variable:
+        return f"bucket {p.bucket} reachable at {variable}"
     return f"bucket {p.bucket} reachable (virtual-hosted, TLS)"
 
 
@@ -337,8 +356,13 @@ def _rest_proxy_ec2(ctx: Context, name: str) -> str:
 
 CHECKS: tuple[Check, ...] = (
     Check("AWS credentials", (), lambda p, s: "standard chain: env, profile, role", _credentials),
-    Check("STS", (), lambda p, s: f"https://{p.sts_host}", _sts),
-    Check("S3 bucket", (aws_profile.S3,), lambda p, s: f"https://{p.s3_host}", _s3),
+    Check("STS", (), lambda p, s: s.aws_endpoint_url_sts or f"https://{p.sts_host}", _sts),
+    Check(
+        "S3 bucket",
+        (aws_profile.S3,),
+        lambda p, s: s.aws_endpoint_url_s3 or f"https://{p.s3_host}",
+        _s3,
+    ),
     Check(
         "RDS MySQL",
         (aws_profile.MYSQL,),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ssl
 import threading
 from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import botocore.session
 import certifi
@@ -36,6 +37,22 @@ from services.settings import Settings, SettingsError
 
 class AwsCredentialsError(SettingsError):
     """The standard AWS credential chain found nothing."""
+
+
+def endpoint_override(settings: Settings, service: str) -> SplitResult | None:
+    """AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_S3 parsed, or None for AWS's own endpoint."""
+    variable = f"AWS_ENDPOINT_URL_{service.upper()}"
+    url = str(getattr(settings, variable.lower(), "")).strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise SettingsError(
+            f"{variable}={url!r} is not an endpoint URL: give scheme, host and optional port "
+            f"only, e.g. https://{service}.eu-west-1.amazonaws.com, or leave it empty for "
+            "AWS's own endpoint"
+        )
+    return parts
 
 
 class InsecureMySQLError(ConnectionError):
@@ -67,7 +84,13 @@ class AwsClients(ClientFactory):
             retries={"max_attempts": 1, "mode": "standard"},
         )
         region = self.settings.s3_region
-        return self.botocore_session().create_client(service, region_name=region, config=config)
+        override = endpoint_override(self.settings, service) if service in ("sts", "s3") else None
+        return self.botocore_session().create_client(
+            service,
+            region_name=region,
+            config=config,
+            endpoint_url=override.geturl() if override else None,
+        )
 
     # --- MySQL (RDS) ----------------------------------------------------------------------
     def mysql_url(self, *, admin: bool = False, database: bool = True) -> str:
@@ -148,8 +171,9 @@ class AwsClients(ClientFactory):
     # --- S3 -------------------------------------------------------------------------------
     def s3(self) -> Minio:
         p = self.profile(aws_profile.S3)
-        # No endpoint override: AWS's regional endpoint, TLS, virtual-hosted addressing (the
-        # SDK picks it for AWS hosts). Timeouts bounded: the SDK's default is 5 minutes.
+        # Without AWS_ENDPOINT_URL_S3: AWS's regional endpoint, TLS, virtual-hosted addressing
+        # (the SDK picks it for AWS hosts). Timeouts bounded: the SDK's default is 5 minutes.
+        override = endpoint_override(self.settings, "s3")
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=10, read=60),
             maxsize=10,
@@ -160,18 +184,19 @@ class AwsClients(ClientFactory):
             ),
         )
         return Minio(
-            "s3.amazonaws.com",
+            override.netloc if override else "s3.amazonaws.com",
             region=p.region,
-            secure=True,
+            secure=override.scheme == "https" if override else True,
             http_client=http,
             credentials=BotocoreChainProvider(self.botocore_session),
         )
 
     def spark_s3a_conf(self) -> dict[str, str]:
         p = self.profile(aws_profile.S3)
-        # No fs.s3a.endpoint: s3a derives the regional endpoint from the region. The Java
-        # SDK's default chain reads the same sources as botocore's (env, profile, role).
-        return {
+        # No fs.s3a.endpoint unless AWS_ENDPOINT_URL_S3 is set: s3a derives the regional
+        # endpoint from the region. The Java SDK's default chain reads the same sources as
+        # botocore's (env, profile, role).
+        conf = {
             "fs.s3a.endpoint.region": p.region,
             "fs.s3a.path.style.access": "false",
             "fs.s3a.connection.ssl.enabled": "true",
@@ -180,6 +205,13 @@ class AwsClients(ClientFactory):
             ),
             "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         }
+        override = endpoint_override(self.settings, "s3")
+        if override:
+            # A stand-in or VPC endpoint: addressed by path, TLS only if the URL says https.
+            conf["fs.s3a.endpoint"] = override.geturl()
+            conf["fs.s3a.path.style.access"] = "true"
+            conf["fs.s3a.connection.ssl.enabled"] = str(override.scheme == "https").lower()
+        return conf
 
     # --- API Gateway ----------------------------------------------------------------------
     def rest_proxy_url(self) -> str:

@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from services.aws.profile import VARIABLES
 from services.clients import clients_for
 from services.clients.aws import AwsClients, AwsCredentialsError
-from services.settings import Settings
+from services.settings import Settings, SettingsError
 from tests import fake_aws
 
 pytestmark = pytest.mark.unit
@@ -128,6 +128,31 @@ def test_spark_s3a_uses_the_default_chain_and_no_endpoint() -> None:
     assert conf["fs.s3a.endpoint.region"] == "eu-central-1"
     assert conf["fs.s3a.path.style.access"] == "false"
     assert conf["fs.s3a.connection.ssl.enabled"] == "true"
+
+
+def test_s3_endpoint_override_reaches_minio_spark_and_botocore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env_credentials(monkeypatch)
+    clients = aws(
+        aws_endpoint_url_s3="http://127.0.0.1:4566",
+        aws_endpoint_url_sts="https://sts.vpce.example:8443",
+    )
+    signed = clients.s3().presigned_get_object(f"user-{USER}-bucket", "x", timedelta(minutes=5))
+    # Path-style on the override, no TLS for an http URL.
+    assert signed.startswith(f"http://127.0.0.1:4566/user-{USER}-bucket/x?")
+    conf = clients.spark_s3a_conf()
+    assert conf["fs.s3a.endpoint"] == "http://127.0.0.1:4566"
+    assert conf["fs.s3a.path.style.access"] == "true"
+    assert conf["fs.s3a.connection.ssl.enabled"] == "false"
+    assert clients.botocore_client("sts").meta.endpoint_url == "https://sts.vpce.example:8443"
+    assert clients.botocore_client("s3").meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1:4566", "ftp://host", "http://host/some/path"])
+def test_a_malformed_endpoint_override_names_the_variable(bad: str) -> None:
+    with pytest.raises(SettingsError, match=r"AWS_ENDPOINT_URL_S3=.* is not an endpoint URL"):
+        aws(aws_endpoint_url_s3=bad).s3()
 
 
 # --- Kafka ----------------------------------------------------------------------------------
