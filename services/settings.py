@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Public DNS name (host or host:port, port 8082 by default) of the EC2 instance running
     # the Confluent REST proxy: API Gateway's HTTP-proxy integration forwards to it.
     kafka_rest_proxy_ec2_host: str = ""
+    # The IAM role API Gateway assumes to call Kinesis (the original's
+    # `<user_id>-kinesis-access-role`); written into the exported /streams integrations.
+    kinesis_api_role_arn: str = ""
     # Endpoint overrides for STS and S3 (empty: AWS's regional endpoints). The names are the
     # ones the AWS SDKs read themselves: for VPC endpoints, or a stand-in such as moto's
     # server in tests. An http:// URL means no TLS and path-style bucket addressing.

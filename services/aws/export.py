@@ -78,7 +78,8 @@ def export_all(settings: Settings, folder: Path) -> Exported:
     out = Exported(folder)
 
     _write_json(out, "msk-connect-s3-sink.json", connector_config(settings))
-    _write_json(out, "api-gateway-openapi.json", gateway_spec(profile, profile.rest_proxy_ec2))
+    gateway = gateway_spec(profile, profile.rest_proxy_ec2, settings.kinesis_api_role_arn)
+    _write_json(out, "api-gateway-openapi.json", gateway)
     _export_notebooks(out, profile)
 
     if aws_profile.problems(settings, (aws_profile.KAFKA,)):

@@ -4,6 +4,12 @@ The operations and schemas come from the proxy's own description
 (`services.rest_proxy.openapi.openapi_spec`), so the gateway and the local proxy document
 one API. Each operation gets an `x-amazon-apigateway-integration` of type `http_proxy`
 that forwards the request unchanged to `http://<EC2 host>:8082/topics/{topic}`.
+
+The `/streams` resources (issue 15) are API Gateway's Kinesis integrations, as the original
+project configured them: type `aws`, `arn:aws:apigateway:<region>:kinesis:action/<Action>`,
+a request mapping template per method and an IAM role API Gateway assumes to call Kinesis
+(KINESIS_API_ROLE_ARN). Locally the REST proxy serves the same routes
+(`services.kinesis.gateway`), so a script changes only its invoke URL.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ _UNSUPPORTED_KEYWORDS = ("nullable",)
 _INTEGRATION_TIMEOUT_MS = 29_000
 
 
-def gateway_spec(profile: AwsProfile, ec2: HostPort) -> dict[str, Any]:
+def gateway_spec(profile: AwsProfile, ec2: HostPort, kinesis_role_arn: str = "") -> dict[str, Any]:
     source = openapi_spec()
     paths: dict[str, Any] = {}
     for path in GATEWAY_PATHS:
@@ -47,6 +53,8 @@ def gateway_spec(profile: AwsProfile, ec2: HostPort) -> dict[str, Any]:
                 method, f"http://{ec2.host}:{ec2.port}{path}", names
             )
         paths[path] = item
+    role = kinesis_role_arn or role_placeholder(profile.user_id)
+    paths.update(kinesis_paths(profile.region, role))
 
     schemas = source["components"]["schemas"]
     used = _referenced(paths, schemas)
@@ -58,8 +66,9 @@ def gateway_spec(profile: AwsProfile, ec2: HostPort) -> dict[str, Any]:
             "version": source["info"]["version"],
             "description": (
                 "API Gateway in front of the Confluent REST proxy on EC2 "
-                f"({ec2}). Import with `aws apigateway import-rest-api`, then deploy a "
-                "stage; REST_PROXY_URL is the stage's invoke URL."
+                f"({ec2}), and Kinesis integrations under /streams (role {role}; set "
+                "KINESIS_API_ROLE_ARN to your role). Import with `aws apigateway "
+                "import-rest-api`, then deploy a stage; REST_PROXY_URL is the stage's invoke URL."
             ),
         },
         "servers": [
@@ -116,3 +125,113 @@ def _draft4(node: Any) -> Any:
     if isinstance(node, list):
         return [_draft4(v) for v in node]
     return node
+
+
+# --- /streams: API Gateway's Kinesis integrations ----------------------------------------
+
+_STREAM = "$input.params('stream-name')"
+
+#: (path, method, Kinesis action, request mapping template): the original's resources.
+KINESIS_METHODS: tuple[tuple[str, str, str, str], ...] = (
+    ("/streams", "get", "ListStreams", "{}"),
+    ("/streams/{stream-name}", "get", "DescribeStream", f'{{"StreamName": "{_STREAM}"}}'),
+    (
+        "/streams/{stream-name}",
+        "post",
+        "CreateStream",
+        "{\n"
+        "  \"ShardCount\": #if($input.path('$.ShardCount') == '') 1 "
+        "#else $input.path('$.ShardCount') #end,\n"
+        f'  "StreamName": "{_STREAM}"\n'
+        "}",
+    ),
+    ("/streams/{stream-name}", "delete", "DeleteStream", f'{{"StreamName": "{_STREAM}"}}'),
+    (
+        "/streams/{stream-name}/record",
+        "put",
+        "PutRecord",
+        # `Data` goes to Kinesis as its JSON text, which is what the local proxy stores.
+        "{\n"
+        f'  "StreamName": "{_STREAM}",\n'
+        '  "Data": "$util.base64Encode($input.json(\'$.Data\'))",\n'
+        '  "PartitionKey": "$input.path(\'$.PartitionKey\')"\n'
+        "}",
+    ),
+    (
+        "/streams/{stream-name}/records",
+        "put",
+        "PutRecords",
+        "{\n"
+        f'  "StreamName": "{_STREAM}",\n'
+        '  "Records": [\n'
+        "    #foreach($elem in $input.path('$.records'))\n"
+        "    {\n"
+        '      "Data": "$util.base64Encode($input.json("$.records[$foreach.index].data"))",\n'
+        '      "PartitionKey": "$elem.partition-key"\n'
+        "    }#if($foreach.hasNext),#end\n"
+        "    #end\n"
+        "  ]\n"
+        "}",
+    ),
+)
+
+
+def role_placeholder(user_id: str) -> str:
+    """The original's role name, in an ARN whose account id the user fills in."""
+    return f"arn:aws:iam::<account-id>:role/{user_id}-kinesis-access-role"
+
+
+def kinesis_paths(region: str, role_arn: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, method, action, template in KINESIS_METHODS:
+        op: dict[str, Any] = {
+            "operationId": f"{action[0].lower()}{action[1:]}",
+            "summary": f"Kinesis {action}",
+            "responses": {
+                "200": {"description": f"Kinesis' {action} answer"},
+                "400": {"description": "Kinesis' error, passed through ({__type, message})"},
+                "500": {"description": "Kinesis' internal error, passed through"},
+            },
+            "x-amazon-apigateway-integration": _kinesis_integration(
+                region, action, template, role_arn
+            ),
+        }
+        if "{stream-name}" in path:
+            op["parameters"] = [
+                {
+                    "name": "stream-name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ]
+        if method in ("put", "post"):
+            op["requestBody"] = {
+                "required": method == "put",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        paths.setdefault(path, {})[method] = op
+    return paths
+
+
+def _kinesis_integration(region: str, action: str, template: str, role_arn: str) -> dict[str, Any]:
+    return {
+        "type": "aws",
+        # Every Kinesis action is a POST to the service, whatever the method's verb.
+        "httpMethod": "POST",
+        "uri": f"arn:aws:apigateway:{region}:kinesis:action/{action}",
+        "credentials": role_arn,
+        "requestParameters": {
+            "integration.request.header.Content-Type": "'application/x-amz-json-1.1'"
+        },
+        "requestTemplates": {"application/json": template},
+        # A body in another media type is refused (415) rather than sent to Kinesis raw.
+        "passthroughBehavior": "never",
+        "timeoutInMillis": _INTEGRATION_TIMEOUT_MS,
+        # Kinesis' errors pass through with their body, as the local proxy answers them.
+        "responses": {
+            "default": {"statusCode": "200"},
+            "4\\d{2}": {"statusCode": "400"},
+            "5\\d{2}": {"statusCode": "500"},
+        },
+    }
