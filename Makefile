@@ -7,7 +7,7 @@ RUNTIME ?= auto
 export RUNTIME
 
 .PHONY: help venv up down clean status logs seed emulate stream-emulate batch stream stream-once \
-        demo test test-unit lint format bench check-aws export-aws spark-cluster
+        demo test test-unit lint format bench check-aws export-aws spark-cluster airflow airflow-test
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,6 +76,12 @@ format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 
 spark-cluster: $(VENV_STAMP) ## a standalone Spark master + worker on 127.0.0.1:7077 until Ctrl-C
 	@$(PY) -m spark.cluster
+
+airflow: up ## Airflow standalone on 127.0.0.1:8080 running dags/ (own venv, installed on first use)
+	@$(PY) -m services.airflow standalone
+
+airflow-test: up ## the DAG under `airflow dags test` in a fresh namespace; its outputs checked
+	@$(PY) -m pytest tests/integration/test_dag_integrity.py tests/e2e/test_airflow_dag.py -q $(PYTEST_ARGS)
 
 bench: up ## run the benchmarks; figures in bench/results.json
 	@$(PY) -m services.bench

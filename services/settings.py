@@ -130,6 +130,20 @@ class Settings(BaseSettings):
     aws_endpoint_url_sts: str = ""
     aws_endpoint_url_s3: str = ""
 
+    # --- Airflow (MWAA stand-in: `make airflow`, dags/) ----------------------------------
+    # The standalone Airflow's UI/API port on 127.0.0.1.
+    airflow_port: int = 8080
+    # Retries of each DAG task (exponential back-off from 30 s), and how long the landing
+    # sensor waits for what Kafka holds to reach S3.
+    airflow_task_retries: int = 2
+    airflow_sensor_timeout_s: float = 900.0
+    # PIPELINE_TARGET=aws: the DAG's batch task runs this notebook on this existing cluster
+    # (Databricks connection `databricks_default`).
+    databricks_cluster_id: str = ""
+    databricks_notebook_path: str = (
+        "/Repos/pipeline/pinterest-data-pipeline/spark/notebook/pinterest_batch"
+    )
+
     # --- where the native runtime keeps its data, logs, sockets and caches --------------
     state_dir: Path = Field(default=PROJECT_ROOT / ".local")
 
@@ -181,6 +195,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
+
+    @property
+    def airflow_dir(self) -> Path:
+        """The Airflow virtualenv, its homes (SQLite metadata, logs) and nothing else."""
+        return self.state_dir / "airflow"
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to print or log."""

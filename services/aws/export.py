@@ -8,6 +8,8 @@ Written into `build/aws/` (ignored by git) from the same settings the pipeline u
 - `databricks/`: the Spark batch notebook(s) from `spark/notebook/`, pointed at the bucket.
 - `kafka-rest.properties`, `client.properties`: the REST proxy and Kafka CLI on EC2
   (only when KAFKA_BOOTSTRAP_SERVERS is set).
+- `dags/<user_id>_dag.py`, `requirements.txt`: the daily batch DAG for MWAA (`dags/`, with
+  the AWS values in its DEFAULTS line) and the provider it needs.
 
 No secret is written: where a file needs one, it holds a placeholder to fill on the machine.
 """
@@ -81,6 +83,7 @@ def export_all(settings: Settings, folder: Path) -> Exported:
     gateway = gateway_spec(profile, profile.rest_proxy_ec2, settings.kinesis_api_role_arn)
     _write_json(out, "api-gateway-openapi.json", gateway)
     _export_notebooks(out, profile)
+    _export_dag(out, settings)
 
     if aws_profile.problems(settings, (aws_profile.KAFKA,)):
         out.notes.append(
@@ -156,6 +159,59 @@ def _export_notebooks(out: Exported, profile: AwsProfile) -> None:
         _write_text(out, str(Path("databricks") / src.relative_to(NOTEBOOK_DIR)), rendered)
 
 
+# --- the MWAA DAG -------------------------------------------------------------------------------
+
+#: The DAG file's settings line, rewritten with the AWS values (see dags/pinterest_batch.py).
+_DAG_DEFAULTS = re.compile(r"^DEFAULTS: dict\[str, str\] = .*$", re.M)
+_MWAA_PACKAGES = ("apache-airflow-providers-databricks",)
+
+
+def dag_for_mwaa(settings: Settings) -> str:
+    """dags/pinterest_batch.py with PIPELINE_TARGET=aws and this user's values baked in:
+    MWAA has no .env, and the same file then runs unchanged."""
+    from services.airflow.env import DAG_FILE
+
+    text = DAG_FILE.read_text(encoding="utf-8")
+    values = {
+        "PIPELINE_TARGET": "aws",
+        "PIPELINE_USER_ID": settings.pipeline_user_id,
+        "DATABRICKS_CLUSTER_ID": settings.databricks_cluster_id,
+        "DATABRICKS_NOTEBOOK_PATH": settings.databricks_notebook_path,
+        "AIRFLOW_TASK_RETRIES": str(settings.airflow_task_retries),
+        "AIRFLOW_SENSOR_TIMEOUT_S": str(settings.airflow_sensor_timeout_s),
+    }
+    line = f"DEFAULTS: dict[str, str] = {json.dumps(values)}"
+    rendered, n = _DAG_DEFAULTS.subn(lambda _m: line, text, count=1)
+    if n != 1:
+        raise ValueError(f"{_shown(DAG_FILE)} lacks its `DEFAULTS: dict[str, str] = ...` line")
+    return rendered
+
+
+def mwaa_requirements() -> str:
+    """The providers the DAG needs beyond MWAA's own, at the versions tested locally."""
+    from services.airflow.install import REQUIREMENTS
+
+    pins = [
+        line.strip()
+        for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+        if line.split("==")[0].strip() in _MWAA_PACKAGES
+    ]
+    head = (
+        "# MWAA requirements.txt for the pinterest DAG (make export-aws); tested with Airflow 3.3."
+    )
+    return "\n".join([head, *pins]) + "\n"
+
+
+def _export_dag(out: Exported, settings: Settings) -> None:
+    _write_text(out, f"dags/{settings.pipeline_user_id}_dag.py", dag_for_mwaa(settings))
+    _write_text(out, "requirements.txt", mwaa_requirements())
+    if not settings.databricks_cluster_id:
+        out.notes.append(
+            "set DATABRICKS_CLUSTER_ID before uploading the DAG: without it the DAG fails to "
+            "load on MWAA (it names the variable)"
+        )
+
+
 def _shown(path: Path) -> str:
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
@@ -194,5 +250,8 @@ Files: {", ".join(names)}
    Kafka CLI (when written; fill any <...> placeholder on the machine, never here).
 4. Databricks: import databricks/ (when written); the cluster reads s3a://{profile.bucket}
    with its instance profile.
+5. MWAA: upload dags/{profile.user_id}_dag.py to s3://<mwaa bucket>/dags/ and
+   requirements.txt to s3://<mwaa bucket>/requirements.txt (then select it in the
+   environment); add the Airflow connection databricks_default (host + token).
 Then: `make check-aws`.
 """
