@@ -8,6 +8,7 @@ its own scratch names and leaves the accounts as it found them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import uuid
@@ -242,3 +243,70 @@ def test_seeding_and_make_up_leave_the_shared_accounts_as_they_were(stack: Setti
     assert before[(stack.mysql_user, "127.0.0.1")] == {
         f"GRANT SELECT ON {mysql_accounts.grant_pattern(stack.mysql_database)}.*"
     }
+
+
+def _listening() -> dict[int, str]:
+    """inode -> address of every listening TCP socket of this network namespace."""
+    out = {}
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_ip, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_ip)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            ip = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
+            out[int(fields[9])] = f"{ipaddress.ip_address(ip)}:{int(hex_port, 16)}"
+    return out
+
+
+def _tree(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo += children.get(p, [])
+    return found
+
+
+def _is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.rsplit(":", 1)[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def test_every_listener_of_the_stack_is_on_loopback(stack: Settings) -> None:
+    sup = Supervisor(stack)
+    listening = _listening()
+    seen: dict[str, list[str]] = {}
+    for name in ("mysql", "kafka", "connect", "s3", "rest-proxy", "s3-sink"):
+        pid = int(sup.info(name)["pid"])
+        assert pid > 0, f"{name} is not running"
+        for p in _tree(pid):
+            try:
+                fds = list(Path(f"/proc/{p}/fd").iterdir())
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink(fd)
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inode = int(link[8:-1])
+                    if inode in listening:
+                        seen.setdefault(name, []).append(listening[inode])
+    # Each server was found listening (the test sees their sockets), and only on loopback.
+    assert set(seen) == {"mysql", "kafka", "connect", "s3", "rest-proxy", "s3-sink"}, seen
+    assert f"127.0.0.1:{stack.mysql_port}" in seen["mysql"]
+    wide = {name: [a for a in addrs if not _is_loopback(a)] for name, addrs in seen.items()}
+    assert all(not addrs for addrs in wide.values()), wide
