@@ -4,10 +4,16 @@
 - `ns`: settings for a fresh namespace (PIPELINE_USER_ID) with its topics and bucket,
   so runs and tests never collide.
 Unit tests use neither and run without services.
+
+The session leaves the user's stack as it found it: the first use of `stack` snapshots it
+(tests/tools/stack_state.py), the last test asserts nothing was left over, and
+`pytest_sessionfinish` sweeps whatever appeared anyway, even after failures.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +21,47 @@ from contextlib import contextmanager
 import pytest
 
 from services.settings import Settings, load_settings
+from tests.tools import stack_state
+from tests.tools.stack_state import SESSION
+
+LAST = "tests/integration/test_stack_left_as_found.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The supervisor-based tests (kills, restarts, status) need the native runtime. With
+    # RUNTIME=auto a machine whose `docker info` answers would get the compose stack instead.
+    if os.environ.get("RUNTIME", "auto") == "auto":
+        os.environ["RUNTIME"] = "native"
+    # A background thread that dies (a fault injector, a producer) fails its test instead of
+    # printing a warning nobody reads.
+    config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The left-as-found check runs after every other test, e2e included."""
+    last = [i for i in items if i.nodeid.startswith(LAST)]
+    if last:
+        items[:] = [i for i in items if not i.nodeid.startswith(LAST)] + last
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove what the session's tests left behind, even after failures or Ctrl-C."""
+    if SESSION.before is None or SESSION.lock is None:
+        return  # the stack was never used
+    log = logging.getLogger(__name__)
+    with SESSION.lock:
+        settings = load_settings()
+        try:
+            now = stack_state.take(settings)
+            if SESSION.lock.others_alive():
+                # Another session shares this stack: its names are not ours to remove.
+                doomed = stack_state.registered(settings, now, SESSION.user_ids, SESSION.databases)
+            else:
+                doomed = stack_state.leftovers(settings, SESSION.before, now)
+            for line in stack_state.sweep(settings, doomed):
+                log.warning("test sweep: could not remove %s", line)
+        except Exception as exc:  # the sweep is cleanup: it must not hide the tests' result
+            log.warning("test sweep failed: %s", exc)
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +74,9 @@ def stack(base_settings: Settings) -> Iterator[Settings]:
     from services.stack import lifecycle
 
     lifecycle.up(base_settings)
+    if SESSION.before is None:
+        SESSION.lock = stack_state.SessionLock(base_settings).__enter__()
+        SESSION.before = stack_state.take(base_settings)
     yield base_settings
 
 
@@ -35,6 +85,7 @@ def fresh_namespace(stack: Settings, prefix: str = "t") -> Settings:
     from services.stack import lifecycle
 
     settings = stack.model_copy(update={"pipeline_user_id": f"{prefix}{uuid.uuid4().hex[:10]}"})
+    SESSION.user_ids.add(settings.pipeline_user_id)
     lifecycle.ensure_namespace(settings)
     return settings
 
@@ -74,6 +125,7 @@ def seeded_database(stack: Settings, prefix: str, size: int) -> Iterator[Setting
     from services.stack.mysql_accounts import scratch_database, scratch_reader
 
     name = scratch_database(stack, f"{prefix}_{uuid.uuid4().hex[:8]}")
+    SESSION.databases.add(name)
     settings = stack.model_copy(
         update={"mysql_database": name, "mysql_user": scratch_reader(stack)}
     )

@@ -1,0 +1,64 @@
+"""What the session-end sweep removes, decided from two snapshots of the stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from services.settings import Settings
+from tests.tools.stack_state import StackState, leftovers, namespace_of, registered
+
+pytestmark = pytest.mark.unit
+
+
+def state(
+    topics: set[str],
+    buckets: set[str],
+    dbs: Iterable[str] = (),
+    accounts: Iterable[tuple[str, str]] = (),
+) -> StackState:
+    return StackState(
+        frozenset(topics),
+        frozenset(buckets),
+        frozenset(),
+        frozenset(dbs),
+        frozenset(accounts),
+    )
+
+
+def test_namespace_of_every_name_a_namespace_makes() -> None:
+    assert namespace_of("t0a1b2c3d4e.pin") == "t0a1b2c3d4e"
+    assert namespace_of("streaming-e2e-1234abcd-geo") == "e2e-1234abcd"
+    assert namespace_of("user-bench-spark-11153-bucket") == "bench-spark-11153"
+    assert namespace_of("plain") is None
+
+
+def test_leftovers_are_what_appeared_minus_the_users_own() -> None:
+    settings = Settings(_env_file=None)
+    before = state({"local.pin", "mine.pin"}, {"user-local-bucket", "user-mine-bucket"})
+    now = state(
+        {"local.pin", "mine.pin", "t123.pin", "streaming-t123-pin"},
+        {"user-local-bucket", "user-mine-bucket", "user-t123-bucket"},
+        {"pinterest_data", "emu_test_1234"},
+        {("emu_test_1234", "%"), ("pinterest_reader", "%")},
+    )
+    doomed = leftovers(settings, before, now)
+    assert doomed.topics == {"t123.pin", "streaming-t123-pin"}
+    assert doomed.buckets == {"user-t123-bucket"}
+    # The shared database and reader account are never swept, even when new.
+    assert doomed.databases == {"emu_test_1234"}
+    assert doomed.accounts == {("emu_test_1234", "%")}
+
+
+def test_registered_names_only_when_another_session_shares_the_stack() -> None:
+    settings = Settings(_env_file=None)
+    now = state(
+        {"t1.pin", "other.pin"},
+        {"user-t1-bucket", "user-other-bucket"},
+        {"db_1", "db_other"},
+        {("db_1", "%"), ("db_other", "%")},
+    )
+    mine = registered(settings, now, {"t1", "local"}, {"db_1"})
+    assert (mine.topics, mine.buckets) == ({"t1.pin"}, {"user-t1-bucket"})
+    assert (mine.databases, mine.accounts) == ({"db_1"}, {("db_1", "%")})
