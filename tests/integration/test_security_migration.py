@@ -23,6 +23,7 @@ import pytest
 
 from services.settings import Settings, load_settings
 from services.stack import bootstrap, definitions, install, mysql_accounts, mysql_layout, probes
+from services.stack.errors import StackError
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +217,22 @@ def test_make_up_migrates_an_old_style_data_folder(private: Settings) -> None:
             assert euid == os.geteuid()
     finally:
         _stop(server)
+
+
+def test_a_folder_the_server_user_cannot_enter_is_named_with_the_fix() -> None:
+    private = Path(tempfile.mkdtemp(prefix="pipeline-private-"))  # mode 0700, like a home
+    settings = load_settings().model_copy(update={"state_dir": private / "proj" / ".local"})
+    try:
+        if os.geteuid() == 0:
+            # mariadbd will run as `mysql`, which cannot pass through `private`.
+            with pytest.raises(StackError, match=r"chmod o\+x") as refused:
+                bootstrap.prepare_mysql(settings)
+            assert f"cannot enter {private} " in str(refused.value)
+            assert "STATE_DIR" in str(refused.value)
+        else:
+            # mariadbd runs as this user, who can enter its own folders.
+            bootstrap.prepare_mysql(settings)
+            for folder in mysql_layout.owned_dirs(settings):
+                assert folder.stat().st_uid == os.geteuid()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
