@@ -61,6 +61,14 @@ def ingest(settings: Settings, quick: bool) -> dict[str, Any]:
     return bench_ingest.run(settings)
 
 
+def kinesis(settings: Settings, quick: bool) -> dict[str, Any]:
+    from services.kinesis import bench as kinesis_bench
+
+    if quick:
+        return kinesis_bench.run(settings, rounds=1, records=20_000, single_requests=3_000)
+    return kinesis_bench.run(settings)
+
+
 def landing(settings: Settings, quick: bool) -> dict[str, Any]:
     from services import bench_landing
 
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.bench", description=__doc__)
     parser.add_argument(
         "--only",
-        default="up,memory,seed,ingest,landing,spark,streaming",
+        default="up,memory,seed,ingest,kinesis,landing,spark,streaming",
         help="comma-separated sections to run (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": lambda: idle_memory(settings),
         "seed": lambda: seed(settings, big),
         "ingest": lambda: ingest(settings, args.quick),
+        "kinesis": lambda: kinesis(settings, args.quick),
         "landing": lambda: landing(settings, args.quick),
         "spark": lambda: spark_batch(settings, (11_153, big)),
         "streaming": lambda: streaming(settings, args.quick),
