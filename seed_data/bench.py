@@ -29,6 +29,7 @@ def run(
     scratch = settings.model_copy(
         update={"mysql_database": f"{settings.mysql_database}_bench_{uuid.uuid4().hex[:8]}"}
     )
+    innodb = durability(scratch)
     try:
         result = load(scratch, size, seed, force=True, reader=False, progress=progress)
     finally:
@@ -49,4 +50,36 @@ def run(
         "events_per_second": round(result.rows_per_second),
         "method": result.method,
         "checksum": result.checksum,
+        # The server's durability while loading: the figure depends on it.
+        "innodb": innodb,
     }
+
+
+#: Server variables that decide how much a commit waits for the disk.
+DURABILITY_VARIABLES = (
+    "innodb_flush_log_at_trx_commit",
+    "innodb_doublewrite",
+    "sync_binlog",
+    "log_bin",
+    "innodb_flush_method",
+)
+
+
+def durability(settings: Settings) -> dict[str, Any]:
+    """The InnoDB durability settings of the server the load runs on."""
+    conn = connect_admin(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT " + ", ".join(f"@@GLOBAL.{v}" for v in DURABILITY_VARIABLES))
+        row = cur.fetchone() or ()
+    finally:
+        conn.close()
+    values = dict(zip(DURABILITY_VARIABLES, row, strict=False))
+    flush = str(values.get("innodb_flush_log_at_trx_commit"))
+    values["meaning"] = {
+        "1": "durable: the redo log is flushed to disk at every commit",
+        "2": "relaxed: the redo log is written at commit, flushed to disk about once a second "
+        "(a crash of the OS can lose the last second; a crash of MariaDB alone cannot)",
+        "0": "relaxed: the redo log is written and flushed about once a second",
+    }.get(flush, "see the MariaDB documentation")
+    return values

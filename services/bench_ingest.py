@@ -4,10 +4,12 @@
 
 (a) records/s of a plain confluent-kafka producer to the local broker (the ceiling), with
     the same factory settings as the proxy (acks=all, idempotent, lz4) and a delivery
-    callback per record; measured twice: serializing each row to JSON inside the loop (the
-    job the proxy does) and with the bytes prepared beforehand (the raw ceiling);
+    callback per record; measured twice: serializing each row to JSON inside the timed loop
+    and with the bytes prepared beforehand (the raw ceiling);
 (b) records/s through the proxy, 500-record requests from concurrent keep-alive
-    connections, every per-record entry checked;
+    connections, every per-record entry checked. The client encodes each request body with
+    the same JSON encoder (orjson) inside the timed loop, so `b_over_a_json` compares like
+    with like: both sides pay for turning rows into JSON once on the client;
 (c) requests/s with one record per request;
 (d) seconds for the emulator's full replay of 11,153 events x 3 tables.
 (a) and (b) alternate for `--rounds` rounds and the medians are reported, because the
@@ -133,24 +135,35 @@ class _Connection:
             self.writer.close()
 
 
+def encode_request(rows: list[dict[str, Any]]) -> bytes:
+    """A v2 produce body: what a client of the proxy pays to send these rows."""
+    return orjson.dumps({"records": [{"value": r} for r in rows]})
+
+
 async def _drive(
-    settings: Settings, path: str, bodies: list[bytes], per_body: int, connections: int
+    settings: Settings,
+    path: str,
+    chunks: list[list[dict[str, Any]]],
+    per_body: int,
+    connections: int,
 ) -> float:
-    """Post every body once over `connections` connections; returns seconds elapsed."""
+    """Post every chunk once over `connections` connections; returns seconds elapsed.
+
+    Each body is encoded inside the timed loop, as the plain producer's JSON run does."""
     url = settings.rest_proxy_url.split("//", 1)[1]
     host, port = url.split(":")[0], int(url.split(":")[1].split("/")[0])
     conns = [_Connection(host, port) for _ in range(connections)]
     await asyncio.gather(*(c.open() for c in conns))
-    queue = iter(bodies)
+    queue = iter(chunks)
     errors: list[str] = []
     for conn in conns:  # warm-up: one request each, not timed
-        status, payload = await conn.post(path, bodies[0])
+        status, payload = await conn.post(path, encode_request(chunks[0]))
         if status != 200:
             raise RuntimeError(f"proxy benchmark warm-up: HTTP {status}: {payload[:200]!r}")
 
     async def worker(conn: _Connection) -> None:
-        for body in queue:
-            status, payload = await conn.post(path, body)
+        for chunk in queue:
+            status, payload = await conn.post(path, encode_request(chunk))
             if status != 200:
                 errors.append(f"HTTP {status}: {payload[:200]!r}")
                 return
@@ -172,19 +185,16 @@ async def _drive(
 def proxy_batched(
     settings: Settings, topic: str, rows: list[dict[str, Any]], batch: int, connections: int
 ) -> float:
-    bodies = [
-        orjson.dumps({"records": [{"value": r} for r in rows[i : i + batch]]})
-        for i in range(0, len(rows), batch)
-    ]
-    elapsed = asyncio.run(_drive(settings, f"/topics/{topic}", bodies, batch, connections))
+    chunks = [rows[i : i + batch] for i in range(0, len(rows), batch)]
+    elapsed = asyncio.run(_drive(settings, f"/topics/{topic}", chunks, batch, connections))
     return len(rows) / elapsed
 
 
 def proxy_single(
     settings: Settings, topic: str, rows: list[dict[str, Any]], connections: int
 ) -> float:
-    bodies = [orjson.dumps({"records": [{"value": r}]}) for r in rows]
-    elapsed = asyncio.run(_drive(settings, f"/topics/{topic}", bodies, 1, connections))
+    chunks = [[r] for r in rows]
+    elapsed = asyncio.run(_drive(settings, f"/topics/{topic}", chunks, 1, connections))
     return len(rows) / elapsed
 
 
@@ -276,8 +286,11 @@ def run(
         "a_plain_producer_json_records_per_s": round(a_json),
         "a_plain_producer_prepared_bytes_records_per_s": round(a_bytes),
         "b_proxy_batched_records_per_s": round(b),
+        # Like for like: JSON encoding timed on both sides.
         "b_over_a_json": round(b / a_json, 3),
+        # The proxy (client encodes JSON) against a producer sending prepared bytes.
         "b_over_a_bytes": round(b / a_bytes, 3),
+        "encoding": "orjson on both sides, inside the timed loops",
         "b_rounds": [round(x) for x in batched],
         "a_json_rounds": [round(x) for x in plain_json],
         "a_bytes_rounds": [round(x) for x in plain_bytes],

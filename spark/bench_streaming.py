@@ -1,6 +1,7 @@
 """Benchmark of the streaming job: sustained events/s and POST -> committed Delta row latency.
 
     python -m spark.bench_streaming [--rate 2000] [--seconds 30] [--trigger-seconds 2]
+                                    [--loads 0.5,0.8]
 
 In a fresh namespace, starts `python -m spark.streaming run` as `make stream` does, waits
 until its queries are up, warms it up at the same rate for `--warmup-seconds` (class loading
@@ -11,6 +12,11 @@ proxy (Confluent v2, a batch of records per request) to the three streaming topi
 logs (each micro-batch is one commit of one file whose `ind` range the file's statistics
 give; one partition per topic keeps those ranges disjoint). Prints the figures and exits;
 this is not a test. Drops the namespace's bucket and topics afterwards unless `--keep`.
+
+The rate phase measures capacity: offered more than the job can take, the committed rate is
+what it sustains, and the latency there includes a growing backlog. `--loads 0.5,0.8` then
+offers those shares of the measured capacity, each starting with the job caught up, and
+reports the steady-state latency at each (what `make bench` quotes).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from minio import Minio
@@ -265,9 +272,41 @@ def post_at_rate(poster: Poster, rate: float, seconds: float, first: int) -> Pha
     return Phase(first, next_ind, began_wall, time.monotonic() - began, posted_at)
 
 
-def bench(
-    settings: Settings, rate: float, seconds: float, warmup: float, trigger_seconds: float
+def _figures(
+    logs: dict[str, DeltaLogReader], phase: Phase, rate: float, trigger_seconds: float
 ) -> dict[str, float]:
+    latencies = [logs[t].commit_time_of(i) - sent for t in TABLES for i, sent in phase.posted_at[t]]
+    last_commit = max(logs[t].commit_time_of(phase.end - 1) for t in TABLES)
+    phase_end = phase.began_wall + phase.seconds
+    first_commit = min(logs[t].commit_time_of(phase.first) for t in TABLES)
+    return {
+        "offered_events_per_s": rate,
+        "posted_events": phase.events,
+        "posted_events_per_s": phase.events / phase.seconds,
+        # Sustained: the phase's events over the time from its first to its last commit.
+        # If the job keeps up, this is the offered rate and the drain stays near the latency.
+        "committed_events_per_s": phase.events / max(last_commit - first_commit, 1e-3),
+        "drain_after_last_post_s": last_commit - phase_end,
+        "latency_p50_s": percentile(latencies, 0.50),
+        "latency_p95_s": percentile(latencies, 0.95),
+        "latency_max_s": max(latencies),
+        "trigger_seconds": trigger_seconds,
+    }
+
+
+def bench(
+    settings: Settings,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    trigger_seconds: float,
+    loads: Sequence[float] = (),
+) -> dict[str, Any]:
+    """Offer `rate` events/s to find the job's capacity (the committed rate), then, for each
+    of `loads` (0.5 = half of that capacity), offer that share and measure the latency.
+
+    Each phase starts with the job caught up (every earlier event committed), so a load
+    phase's latency is the steady state at that load, not a backlog draining."""
     from services.stack import lifecycle
 
     lifecycle.ensure_namespace(settings)
@@ -291,6 +330,7 @@ def bench(
             log.poll()
         return all(log.rows >= total for log in logs.values())
 
+    at_load: dict[str, dict[str, float]] = {}
     proc = start_job(settings, trigger_seconds)
     try:
         wait_for("the streaming queries to start", queries_started, proc, 300)
@@ -303,26 +343,30 @@ def bench(
         phase = post_at_rate(poster, rate, seconds, warm.end)
         print(f"posted {phase.events} events in {phase.seconds:.1f} s; waiting for the commits")
         wait_for("every posted event to commit", lambda: committed(phase.end), proc, 600)
+        figures: dict[str, Any] = dict(_figures(logs, phase, rate, trigger_seconds))
+        capacity = figures["committed_events_per_s"]
+        first = phase.end
+        for load in loads:
+            offered = round(load * capacity)
+            print(f"at {load:.0%} of {capacity:,.0f} events/s: posting {offered:,} events/s")
+            done = post_at_rate(poster, offered, seconds, first)
+            wait_for(
+                f"the {load:.0%} events to commit",
+                lambda end=done.end: committed(end),  # type: ignore[misc]
+                proc,
+                600,
+            )
+            at_load[f"{load:.0%}"] = {
+                "share_of_capacity": load,
+                **_figures(logs, done, offered, trigger_seconds),
+            }
+            first = done.end
     finally:
         stop_job(proc)
-
-    latencies = [logs[t].commit_time_of(i) - sent for t in TABLES for i, sent in phase.posted_at[t]]
-    last_commit = max(logs[t].commit_time_of(phase.end - 1) for t in TABLES)
-    phase_end = phase.began_wall + phase.seconds
-    first_commit = min(logs[t].commit_time_of(phase.first) for t in TABLES)
-    return {
-        "offered_events_per_s": rate,
-        "posted_events": phase.events,
-        "posted_events_per_s": phase.events / phase.seconds,
-        # Sustained: the phase's events over the time from its first to its last commit.
-        # If the job keeps up, this is the offered rate and the drain stays near the latency.
-        "committed_events_per_s": phase.events / (last_commit - first_commit),
-        "drain_after_last_post_s": last_commit - phase_end,
-        "latency_p50_s": percentile(latencies, 0.50),
-        "latency_p95_s": percentile(latencies, 0.95),
-        "latency_max_s": max(latencies),
-        "trigger_seconds": trigger_seconds,
-    }
+    if loads:
+        figures["capacity_events_per_s"] = capacity
+        figures["at_load"] = at_load
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -331,14 +375,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to post")
     parser.add_argument("--warmup-seconds", type=float, default=20.0, help="not measured")
     parser.add_argument("--trigger-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--loads",
+        default="",
+        help="comma-separated shares of the measured capacity to measure latency at (0.5,0.8)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the namespace for `show`")
     args = parser.parse_args(argv)
     base = load_settings()
     settings = base.model_copy(update={"pipeline_user_id": f"bench{uuid.uuid4().hex[:8]}"})
     print(f"namespace: PIPELINE_USER_ID={settings.pipeline_user_id}")
     try:
+        loads = tuple(float(x) for x in args.loads.split(",") if x.strip())
         figures = bench(
-            settings, args.rate, args.seconds, args.warmup_seconds, args.trigger_seconds
+            settings, args.rate, args.seconds, args.warmup_seconds, args.trigger_seconds, loads
         )
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -347,10 +397,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep:
             drop_namespace(settings)
     for key, value in figures.items():
-        print(f"{key:>24}: {value:,.2f}")
+        if isinstance(value, dict):
+            for load, at in value.items():
+                print(f"{'at ' + load + ' of capacity':>24}: " + _line(at))
+        else:
+            print(f"{key:>24}: {value:,.2f}")
     # One machine-readable line for whatever collects benchmark results.
-    print(json.dumps({"streaming": {k: round(v, 3) for k, v in figures.items()}}))
+    print(json.dumps({"streaming": figures}, default=lambda v: round(v, 3)))
     return 0
+
+
+def _line(at: dict[str, float]) -> str:
+    return (
+        f"offered {at['offered_events_per_s']:,.0f}/s, committed "
+        f"{at['committed_events_per_s']:,.0f}/s, p50 {at['latency_p50_s']:.2f} s, "
+        f"p95 {at['latency_p95_s']:.2f} s"
+    )
 
 
 if __name__ == "__main__":
