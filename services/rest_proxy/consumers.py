@@ -275,8 +275,12 @@ class ConsumerRegistry:
         self, instance: ConsumerInstance, timeout_s: float, max_bytes: int | None
     ) -> list[dict[str, Any]]:
         async with instance.lock:
-            if not instance.buffer:
-                await self._fill(instance, timeout_s)
+            room = MAX_RECORDS_PER_FETCH - len(instance.buffer)
+            if room > 0:
+                # An empty buffer waits up to `timeout`; a non-empty one only tops up
+                # without waiting, which also keeps this member in its group
+                # (max.poll.interval.ms) while polls are answered from the buffer.
+                await self._fill(instance, room, 0 if instance.buffer else timeout_s)
             out = self._take(instance, max_bytes)
             if out:
                 after = {(r["topic"], r["partition"]): r["offset"] + 1 for r in out}
@@ -287,10 +291,8 @@ class ConsumerRegistry:
         instance.touch()
         return out
 
-    async def _fill(self, instance: ConsumerInstance, timeout_s: float) -> None:
-        messages = await asyncio.to_thread(
-            instance.consumer.consume, MAX_RECORDS_PER_FETCH, timeout_s
-        )
+    async def _fill(self, instance: ConsumerInstance, count: int, timeout_s: float) -> None:
+        messages = await asyncio.to_thread(instance.consumer.consume, count, timeout_s)
         errors: list[KafkaError] = []
         for msg in messages:
             err = msg.error()
