@@ -67,6 +67,15 @@ class PutResult:
     error_code: str | None = None
     error_message: str | None = None
 
+    def raise_if_failed(self) -> None:
+        """PutRecord's answer to a failed record: 503 when a retry may succeed, else 400."""
+        if self.error_code is None:
+            return
+        message = self.error_message or "Kafka did not accept the record"
+        if self.error_code == "ProvisionedThroughputExceededException":
+            raise unavailable(message)
+        raise invalid(f"Kafka refused the record: {message}")
+
     def as_dict(self) -> dict[str, str]:
         if self.error_code is not None:
             return {"ErrorCode": self.error_code, "ErrorMessage": self.error_message or ""}

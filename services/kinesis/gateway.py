@@ -134,14 +134,7 @@ async def record(request: Request) -> Response:
     name = names.check_stream_name(request.path_params["name"])
     puts = _record(await _document(request), "", "Data", "PartitionKey")
     (result,) = _combine([len(puts)], await backend.put(name, puts))
-    if result.error_code is not None:
-        raise KinesisError(
-            "ServiceUnavailableException"
-            if result.error_code == "ProvisionedThroughputExceededException"
-            else "InternalFailure",
-            result.error_message or "Kafka did not accept the record",
-            status=503,
-        )
+    result.raise_if_failed()
     return _ok(result.as_dict())
 
 

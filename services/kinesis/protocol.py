@@ -172,14 +172,7 @@ async def list_shards(backend: KinesisBackend, doc: dict[str, Any]) -> dict[str,
 async def put_record(backend: KinesisBackend, doc: dict[str, Any]) -> dict[str, Any]:
     stream = stream_name(doc)
     (result,) = await backend.put(stream, [_put_request(doc)])
-    if result.error_code is not None:
-        raise KinesisError(
-            "ServiceUnavailableException"
-            if result.error_code == "ProvisionedThroughputExceededException"
-            else "InternalFailure",
-            result.error_message or "Kafka did not accept the record",
-            status=503,
-        )
+    result.raise_if_failed()
     return {**result.as_dict(), "EncryptionType": "NONE"}
 
 
