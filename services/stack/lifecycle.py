@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.settings import PROJECT_ROOT, Settings
+from services.settings import PROJECT_ROOT, Settings, load_settings
 from services.stack import bootstrap, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
@@ -130,9 +130,24 @@ def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> str:
     )
 
 
+#: The settings that define MariaDB's accounts and what they may use (SECURITY.md).
+ACCOUNT_SETTINGS = (
+    "mysql_database",
+    "mysql_user",
+    "mysql_password",
+    "mysql_admin_user",
+    "mysql_admin_password",
+)
+
+
 def _after_healthy(settings: Settings, svc: Service) -> None:
     if svc.name == "mysql":
-        bootstrap.mysql_accounts(settings)
+        # Accounts follow the configuration (.env, environment), never a caller's copy aimed
+        # at a scratch database: a fault test restarting MariaDB with its seeded settings
+        # must not move the shared accounts' grants to its throwaway database.
+        configured = load_settings()
+        if all(getattr(settings, f) == getattr(configured, f) for f in ACCOUNT_SETTINGS):
+            bootstrap.mysql_accounts(settings)
         probes.wait_until(probes.mysql_tcp, settings, timeout=10)
 
 
