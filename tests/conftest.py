@@ -57,7 +57,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 # Another session shares this stack: its names are not ours to remove.
                 doomed = stack_state.registered(settings, now, SESSION.user_ids, SESSION.databases)
             else:
-                doomed = stack_state.leftovers(settings, SESSION.before, now)
+                doomed = stack_state.merged(
+                    stack_state.leftovers(settings, SESSION.before, now),
+                    stack_state.stale(settings, now),  # an earlier run's, if it died
+                )
             for line in stack_state.sweep(settings, doomed):
                 log.warning("test sweep: could not remove %s", line)
         except Exception as exc:  # the sweep is cleanup: it must not hide the tests' result

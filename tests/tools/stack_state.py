@@ -168,6 +168,55 @@ def registered(
     )
 
 
+# The test prefixes: the namespaces, consumer groups and databases that tests and benchmarks
+# make (a word and a random hex tail). Leftovers of an earlier run that died are swept by
+# these names; a 12-hex-digit id is left alone, since it looks like an AWS user id.
+TEST_NAMESPACE = re.compile(
+    r"^(?:(?:t|e|gw|af|drop|side|leak|nobucket)[0-9a-f]{8,10}"
+    r"|(?:e2e|fault|bench|benchaf|overload)-?[0-9a-f]{8})$"
+)
+TEST_GROUP = re.compile(
+    r"^(?:check|g|a|b|other|test-sink|landing-verify|fault-watch|e2e-count)-[0-9a-z]{6,32}$"
+)
+_AWS_LIKE_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def is_test_namespace(user_id: str | None) -> bool:
+    return bool(user_id and TEST_NAMESPACE.match(user_id) and not _AWS_LIKE_ID.match(user_id))
+
+
+def stale(settings: Settings, now: StackState) -> Leftovers:
+    """Names with the test prefixes, whoever made them (for a session alone on the stack)."""
+    user_ids, shared_dbs, _ = shared_names(settings)
+    scratch = f"{settings.mysql_database}_"
+    return Leftovers(
+        topics={
+            t
+            for t in now.topics
+            if is_test_namespace(namespace_of(t)) and namespace_of(t) not in user_ids
+        },
+        buckets={
+            b
+            for b in now.buckets
+            if is_test_namespace(namespace_of(b)) and namespace_of(b) not in user_ids
+        },
+        groups={g for g in now.groups if TEST_GROUP.match(g)},
+        # `<MYSQL_DATABASE>_<suffix>` are scratch databases, for tests and benchmarks only.
+        databases={d for d in now.databases if d.startswith(scratch) and d not in shared_dbs},
+    )
+
+
+def merged(*parts: Leftovers) -> Leftovers:
+    out = Leftovers()
+    for part in parts:
+        out.topics |= part.topics
+        out.buckets |= part.buckets
+        out.groups |= part.groups
+        out.databases |= part.databases
+        out.accounts |= part.accounts
+    return out
+
+
 def sweep(settings: Settings, doomed: Leftovers) -> list[str]:
     """Remove `doomed`; returns one line per thing that could not be removed."""
     from minio.deleteobjects import DeleteObject

@@ -7,7 +7,14 @@ from collections.abc import Iterable
 import pytest
 
 from services.settings import Settings
-from tests.tools.stack_state import StackState, leftovers, namespace_of, registered
+from tests.tools.stack_state import (
+    StackState,
+    is_test_namespace,
+    leftovers,
+    namespace_of,
+    registered,
+    stale,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +69,27 @@ def test_registered_names_only_when_another_session_shares_the_stack() -> None:
     mine = registered(settings, now, {"t1", "local"}, {"db_1"})
     assert (mine.topics, mine.buckets) == ({"t1.pin"}, {"user-t1-bucket"})
     assert (mine.databases, mine.accounts) == ({"db_1"}, {("db_1", "%")})
+
+
+def test_the_test_prefixes_match_test_names_and_spare_the_users() -> None:
+    made_by_tests = [
+        "t0a1b2c3d4e",
+        "drop12345678ab",
+        "e2e-1234abcd",
+        "bench-0badcafe",
+        "e1234567890",
+    ]
+    for uid in made_by_tests:
+        assert is_test_namespace(uid), uid
+    for uid in ("local", "0a1b2c3d4e5f", "af6d33c1f550", "myproject", "bench-spark-11153"):
+        assert not is_test_namespace(uid), uid
+    settings = Settings(_env_file=None)
+    now = state(
+        {"t0a1b2c3d4e.pin", "local.pin", "0a1b2c3d4e5f.pin"},
+        {"user-t0a1b2c3d4e-bucket", "user-bench-spark-11153-bucket"},
+        {"pinterest_data", "pinterest_data_e2e_1234abcd", "other_db"},
+    )
+    found = stale(settings, now)
+    assert found.topics == {"t0a1b2c3d4e.pin"}
+    assert found.buckets == {"user-t0a1b2c3d4e-bucket"}
+    assert found.databases == {"pinterest_data_e2e_1234abcd"}
