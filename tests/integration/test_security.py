@@ -20,7 +20,7 @@ import pytest
 
 from seed_data.load import load
 from services.settings import Settings
-from services.stack import bootstrap, mysql_accounts, mysql_layout
+from services.stack import bootstrap, definitions, lifecycle, mysql_accounts, mysql_layout
 from services.stack.supervisor import Supervisor
 
 pytestmark = pytest.mark.integration
@@ -214,18 +214,20 @@ def test_mariadbd_does_not_run_as_root(stack: Settings) -> None:
         assert effective == os.geteuid()
 
 
-def test_seeding_and_make_up_leave_the_shared_accounts_as_they_were(stack: Settings) -> None:
-    def grants() -> dict[tuple[str, str], set[str]]:
-        su = mysql_layout.connect_superuser(stack)
-        out = {}
-        with su, su.cursor() as cur:
-            for user in (stack.mysql_user, stack.mysql_admin_user):
-                for host in mysql_accounts.ACCOUNT_HOSTS:
-                    cur.execute("SHOW GRANTS FOR %s@%s", (user, host))
-                    out[(user, host)] = mysql_accounts.parse_grants(r[0] for r in cur.fetchall())
-        return out
+def _grants(stack: Settings) -> dict[tuple[str, str], set[str]]:
+    """Every account (user, host) with its grants, as the superuser sees them."""
+    su = mysql_layout.connect_superuser(stack)
+    out = {}
+    with su, su.cursor() as cur:
+        cur.execute("SELECT user, host FROM mysql.user")
+        for user, host in cur.fetchall():
+            cur.execute("SHOW GRANTS FOR %s@%s", (user, host))
+            out[(user, host)] = mysql_accounts.parse_grants(r[0] for r in cur.fetchall())
+    return out
 
-    before = grants()
+
+def test_seeding_and_make_up_leave_the_shared_accounts_as_they_were(stack: Settings) -> None:
+    before = _grants(stack)
     scratch = stack.model_copy(
         update={
             "mysql_database": mysql_accounts.scratch_database(stack, f"sec_{uuid.uuid4().hex[:8]}"),
@@ -239,10 +241,25 @@ def test_seeding_and_make_up_leave_the_shared_accounts_as_they_were(stack: Setti
         conn = _connect(stack, *_accounts(stack)["admin"])
         with conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{scratch.mysql_database}`")
-    assert grants() == before
+    assert _grants(stack) == before
     assert before[(stack.mysql_user, "127.0.0.1")] == {
         f"GRANT SELECT ON {mysql_accounts.grant_pattern(stack.mysql_database)}.*"
     }
+
+
+def test_a_restart_with_a_scratch_databases_settings_leaves_the_accounts(stack: Settings) -> None:
+    # What a fault test does: restart MariaDB with the settings of its seeded scratch database.
+    before = _grants(stack)
+    scratch = stack.model_copy(
+        update={
+            "mysql_database": mysql_accounts.scratch_database(stack, "sec_restart"),
+            "mysql_user": mysql_accounts.scratch_reader(stack),
+        }
+    )
+    lifecycle._after_healthy(scratch, definitions.mysql(scratch))
+    assert _grants(stack) == before
+    lifecycle._after_healthy(stack, definitions.mysql(stack))  # the configured ones: applied
+    assert _grants(stack) == before
 
 
 def _listening() -> dict[int, str]:
