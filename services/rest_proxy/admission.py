@@ -61,13 +61,17 @@ class Admission:
 
 
 def _declared_length(scope: Scope) -> int | None:
+    """Content-Length; None (the worst case) for a chunked body; 0 for no body (GET)."""
+    chunked = False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
                 return None  # the handler answers 400 for it
-    return None
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    return None if chunked else 0
 
 
 class AdmissionMiddleware:

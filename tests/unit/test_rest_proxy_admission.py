@@ -8,7 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
-from services.rest_proxy.admission import TOO_MANY_REQUESTS, Admission, AdmissionMiddleware
+from services.rest_proxy.admission import (
+    TOO_MANY_REQUESTS,
+    Admission,
+    AdmissionMiddleware,
+    _declared_length,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +77,14 @@ def test_middleware_answers_429_with_retry_after_and_never_refuses_probes() -> N
     admission.release(1)
     _call(app, "/topics/t", [(b"content-length", b"5")])
     assert calls == ["/health", "/topics/t"] and admission.requests == 0
+
+
+def test_declared_length_of_bodies_chunked_bodies_and_no_body() -> None:
+    def scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+        return {"headers": list(headers)}
+
+    assert _declared_length(scope((b"content-length", b"42"))) == 42
+    assert _declared_length(scope((b"transfer-encoding", b"chunked"))) is None
+    assert _declared_length(scope((b"content-length", b"x"))) is None
+    # A GET (a consumer poll, a metadata read) has no body and reserves nothing.
+    assert _declared_length(scope((b"accept", b"*/*"))) == 0
