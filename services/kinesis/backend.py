@@ -74,7 +74,7 @@ class PutResult:
         message = self.error_message or "Kafka did not accept the record"
         if self.error_code == "ProvisionedThroughputExceededException":
             raise unavailable(message)
-        raise invalid(f"Kafka refused the record: {message}")
+        raise invalid(f"{message} (refused for good: sending it again will not help)")
 
     def as_dict(self) -> dict[str, str]:
         if self.error_code is not None:

@@ -8,7 +8,8 @@ In one run, against one REST proxy process on free ports and a fresh namespace:
 (b) records/s of PutRecords with 500 records a call, both faces: API Gateway's
     `PUT /streams/<name>/records` and the Kinesis JSON protocol (base64 Data, as the SDKs
     send it); the issue's target is b >= 50% of a;
-(c) requests/s of single `PUT /streams/<name>/record` requests (target >= 2,000/s).
+(c) requests/s of single `PUT /streams/<name>/record` requests (target >= 2,000/s),
+    beside the Confluent API's one-record requests measured right after it.
 (a) and (b) alternate for `rounds` rounds and the medians are reported (the machine is
 shared). Each request body is encoded inside the timed loop, on every side alike.
 """
@@ -193,6 +194,21 @@ def gateway_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> floa
     )
 
 
+def confluent_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> float:
+    """The Confluent API's one-record requests: the reference for (c) in the same run."""
+    topic = ns.topic("user")
+    headers = {"Content-Type": "application/vnd.kafka.json.v2+json"}
+    return asyncio.run(
+        _drive(
+            lambda: _Connection(ns.rest_proxy_url, "POST", f"/topics/{topic}", headers),
+            [[r] for r in rows],
+            lambda chunk: orjson.dumps({"records": [{"value": r} for r in chunk]}),
+            _confluent_ok,
+            conns,
+        )
+    )
+
+
 def run(
     settings: Settings,
     *,
@@ -216,6 +232,7 @@ def run(
                 b_gateway.append(gateway_batched(ns, rows, batch, connections))
                 b_protocol.append(protocol_batched(ns, rows, batch, connections))
             single = gateway_single(ns, rows[:single_requests], single_connections)
+            reference = confluent_single(ns, rows[:single_requests], single_connections)
     ma, mg, mp = (statistics.median(x) for x in (a, b_gateway, b_protocol))
     return {
         "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -225,6 +242,9 @@ def run(
         "b_gateway_over_a": round(mg / ma, 3),
         "b_protocol_over_a": round(mp / ma, 3),
         "c_gateway_single_put_record_requests_per_s": round(single),
+        # The same load through the Confluent API, measured right after: what the machine
+        # gives a one-record request at the moment (it is shared).
+        "c_reference_confluent_single_requests_per_s": round(reference),
         "a_rounds": [round(x) for x in a],
         "b_gateway_rounds": [round(x) for x in b_gateway],
         "b_protocol_rounds": [round(x) for x in b_protocol],

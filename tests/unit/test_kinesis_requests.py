@@ -67,3 +67,18 @@ def test_arrays_that_are_not_rows_are_refused_with_the_fix(data: object) -> None
 def test_a_row_over_one_mib_is_refused() -> None:
     with pytest.raises(KinesisError, match="1 MiB"):
         flatten({"x": "a" * MAX_RECORD_BYTES}, "Data")
+
+
+def test_kinesis_url_on_a_port_the_proxy_already_serves_names_the_setting() -> None:
+    from services.rest_proxy.server import ProxyConfigError, serve
+    from services.settings import Settings
+
+    clash = Settings(
+        _env_file=None,
+        rest_proxy_url="http://127.0.0.1:18082",
+        legacy_api_url="http://127.0.0.1:18000",
+        kinesis_url="http://127.0.0.1:18082",
+    )
+    # Refused before any socket is bound.
+    with pytest.raises(ProxyConfigError, match="KINESIS_URL"):
+        serve(clash)
