@@ -205,33 +205,37 @@ def run(
     base: Settings, *, records: int = 50_000, posts: int = 400, rate: float = 20.0
 ) -> dict[str, Any]:
     """Both measurements in a fresh namespace; returns the figures."""
-    from services.stack import lifecycle
+    from services.stack import bootstrap, lifecycle
 
     settings = base.model_copy(update={"pipeline_user_id": f"bench-{uuid.uuid4().hex[:8]}"})
-    lifecycle.ensure_namespace(settings)
-    sink: SinkProcess | None = None
-    if _sink_up(settings):
-        which = f"the running sink on 127.0.0.1:{settings.sink_health_port}"
-    else:
-        log = Path(tempfile.mkdtemp(prefix="bench-landing-")) / "sink.log"
-        sink = SinkProcess(settings, log, user_id=settings.pipeline_user_id)
-        sink.start(ready_partitions=3)
-        which = f"a sink started for the namespace (log {log})"
     try:
-        figures = {
-            "namespace": settings.pipeline_user_id,
-            "sink": which,
-            "flush_records": settings.sink_flush_records,
-            "flush_seconds": settings.sink_flush_seconds,
-            "load_average_1m": round(os.getloadavg()[0], 2),
-            "throughput": throughput(settings, records, timeout=300),
-            "latency": latency(settings, posts, rate, timeout=60),
-        }
+        lifecycle.ensure_namespace(settings)
+        sink: SinkProcess | None = None
+        if _sink_up(settings):
+            which = f"the running sink on 127.0.0.1:{settings.sink_health_port}"
+        else:
+            log = Path(tempfile.mkdtemp(prefix="bench-landing-")) / "sink.log"
+            sink = SinkProcess(settings, log, user_id=settings.pipeline_user_id)
+            sink.start(ready_partitions=3)
+            which = f"a sink started for the namespace (log {log})"
+        try:
+            figures = {
+                "namespace": settings.pipeline_user_id,
+                "sink": which,
+                "flush_records": settings.sink_flush_records,
+                "flush_seconds": settings.sink_flush_seconds,
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "throughput": throughput(settings, records, timeout=300),
+                "latency": latency(settings, posts, rate, timeout=60),
+            }
+        finally:
+            if sink is not None:
+                sink.stop()
+        figures["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+        return figures
     finally:
-        if sink is not None:
-            sink.stop()
-    figures["load_average_1m_after"] = round(os.getloadavg()[0], 2)
-    return figures
+        # The namespace is the bench's own: its topics and bucket go, as a test's do.
+        bootstrap.drop_namespace(settings)
 
 
 def _sink_up(settings: Settings) -> bool:
