@@ -37,8 +37,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
+LAYERS = {"tests/unit/": "unit", "tests/integration/": "integration", "tests/e2e/": "e2e"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The left-as-found check runs after every other test, e2e included."""
+    """Each test carries the marker of the layer (folder) it is in, so `-m unit` selects
+    exactly tests/unit even when a module forgot its `pytestmark`. The left-as-found check
+    runs after every other test, e2e included."""
+    for item in items:
+        for folder, layer in LAYERS.items():
+            if item.nodeid.startswith(folder):
+                item.add_marker(layer)
     last = [i for i in items if i.nodeid.startswith(LAST)]
     if last:
         items[:] = [i for i in items if not i.nodeid.startswith(LAST)] + last
