@@ -69,8 +69,10 @@ def scratch_database(settings: Settings, tag: str) -> str:
 
 
 def scratch_reader(settings: Settings) -> str:
-    """The read-only account of the scratch databases."""
-    return f"{settings.mysql_user}_scratch"
+    """The read-only account of the scratch databases (also when `settings` already are a
+    scratch database's, as in a scratch database seeded from another one's settings)."""
+    user = settings.mysql_user
+    return user if user.endswith("_scratch") else f"{user}_scratch"
 
 
 def parse_grants(lines: Iterable[str]) -> set[str]:

@@ -18,6 +18,8 @@ def test_grant_targets_escape_wildcards() -> None:
     settings = Settings(mysql_database="pinterest_data", mysql_user="pinterest_reader")
     assert mysql_accounts.scratch_database(settings, "t_1") == "pinterest_data_t_1"
     assert mysql_accounts.scratch_reader(settings) == "pinterest_reader_scratch"
+    nested = settings.model_copy(update={"mysql_user": "pinterest_reader_scratch"})
+    assert mysql_accounts.scratch_reader(nested) == "pinterest_reader_scratch"
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "db`; DROP", "x" * 49, "pinterest-data"])
