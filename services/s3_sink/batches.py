@@ -35,6 +35,13 @@ class Batch:
     def next_offset(self) -> int:
         return self.start_offset + len(self.lines)
 
+    def from_offset(self, offset: int) -> Batch:
+        """The part of this batch at `offset` and after (a new object, named for `offset`)."""
+        if not self.start_offset < offset < self.next_offset:
+            raise ValueError(f"offset {offset} does not cut {self.start_offset}..{self.end_offset}")
+        cut = offset - self.start_offset
+        return Batch(self.topic, self.partition, offset, self.lines[cut:])
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -90,6 +97,33 @@ class PartitionState:
         self._bytes += len(line) + 1
         if len(self._lines) >= self.flush_records or self._bytes >= MAX_OBJECT_BYTES:
             self.seal()
+
+    def skip_below(self, offset: int) -> int:
+        """Everything below `offset` is already in S3 (another writer stored it): drop it.
+
+        Pending and open records below it are dropped, a batch straddling it is cut so the
+        next object starts exactly at `offset`, and records below it that arrive later are
+        ignored. Returns how many buffered records were dropped.
+        """
+        dropped = 0
+        kept: deque[Pending] = deque()
+        for item in self.pending:
+            if item.next_offset <= offset:
+                dropped += len(item.lines) if isinstance(item, Batch) else 1
+                continue
+            if isinstance(item, Batch) and item.start_offset < offset:
+                dropped += offset - item.start_offset
+                item = item.from_offset(offset)
+            kept.append(item)
+        self.pending = kept
+        if self._lines and self._start < offset:
+            cut = min(offset - self._start, len(self._lines))
+            dropped += cut
+            self._lines = self._lines[cut:]
+            self._start = offset
+            self._bytes = sum(len(line) + 1 for line in self._lines)
+        self._next = max(self._next, offset)
+        return dropped
 
     def tick(self, now: float) -> None:
         """Seal the open batch if it has been open for the rotation interval."""

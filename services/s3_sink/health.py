@@ -28,6 +28,8 @@ class SinkCounters:
     landed_objects: Counter[str] = field(default_factory=Counter)
     dead_lettered: Counter[str] = field(default_factory=Counter)
     commit_failures: int = 0
+    #: Objects found already stored under the name this sink was about to write.
+    found_landed: int = 0
     kafka_errors: int = 0
     last_error: str = ""
     last_landed_at: float | None = None

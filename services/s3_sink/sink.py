@@ -1,9 +1,16 @@
 """The sink's main loop: consume the batch topics of every namespace, land them in S3.
 
 Delivery is at-least-once with idempotent names, and no offset is ever written twice:
+- one sink per consumer group: a sink refuses to start while the group has live members
+  (a crashed sink drops out after its 10 s session timeout, so it cannot hold the group);
+- every PUT is conditional: an existing object is never replaced, so even two writers of one
+  bucket (say, sinks of two groups) cannot overwrite a longer object with a shorter one;
 - an offset is committed to Kafka only after the object holding it is stored;
-- on assignment, the sink lists what already landed for the partition and resumes after it,
-  so a replay after a crash never starts an object inside an existing one;
+- on assignment, the sink lists what already landed for the partition and resumes right
+  after it, whatever the committed offset says (a commit ahead of S3 is logged), so a replay
+  never starts an object inside an existing one and never skips what did not land;
+- on revocation, the partition's uploads finish (or are cancelled before they start) before
+  it is released;
 - failed uploads are retried with back-off while the affected partitions are paused (memory
   stays bounded, the consumer keeps its group membership); nothing is committed meanwhile.
 """
@@ -15,14 +22,15 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as TP
 
 from services.clients import clients_for
-from services.s3_sink.batches import Batch, PartitionState
+from services.s3_sink.batches import Batch, PartitionState, Pending
 from services.s3_sink.config import SinkConfig
+from services.s3_sink.group import GroupTaken, claim_group
 from services.s3_sink.health import HealthBoard, SinkCounters
-from services.s3_sink.store import LandingStore
+from services.s3_sink.store import LandingStore, Stored
 from services.s3_sink.uploads import S3_FAILURES, Backoff, Key, Outcome, Uploader
 from services.settings import Settings
 
@@ -36,6 +44,8 @@ CONSUME_BATCH = 1000
 UPLOAD_WORKERS = 4
 # How long a revocation or a shutdown waits for what is buffered to land.
 HANDOVER_S = 20.0
+# How long a revoked partition's running PUT is waited for before it is abandoned.
+RELEASE_S = 30.0
 
 
 class SinkError(RuntimeError):
@@ -47,7 +57,7 @@ class S3Sink:
         self.settings = settings
         self.config = config
         self.board = board
-        clients = clients_for(settings)
+        clients = self.clients = clients_for(settings)
         self.store = LandingStore(clients.s3(), config.bucket_template, settings.s3_endpoint)
         self.uploads = Uploader(self.store, UPLOAD_WORKERS)
         self.consumer: Consumer = clients.kafka_consumer(
@@ -80,6 +90,13 @@ class S3Sink:
         self.stop_event.set()
 
     def run(self) -> None:
+        self.board.publish({"status": "starting", "service": "s3-sink", "claiming": True})
+        try:
+            claim_group(self.clients.kafka_admin(), self.config.group_id, self.stop_event)
+        except GroupTaken as exc:
+            self.consumer.close()
+            self.uploads.close()
+            raise SinkError(str(exc)) from None
         log.info(
             "subscribing to %s as group %s; flush %d records or %.1f s",
             self.config.subscription,
@@ -118,6 +135,8 @@ class S3Sink:
         for state in self.states.values():
             state.seal()
         self._hand_over(set(self.states))
+        self._apply(self.uploads.release(set(self.uploads.inflight), RELEASE_S))
+        self._commit(force=True)
         self.consumer.close()
         self.uploads.close()
         self._publish()
@@ -194,7 +213,12 @@ class S3Sink:
             if state is None or not state.pending or state.pending[0] is not outcome.item:
                 continue  # revoked meanwhile: the new owner resumes after what landed
             item = state.pending.popleft()
-            self.to_commit[outcome.key] = item.next_offset
+            stored = outcome.stored
+            assert stored is not None
+            self.to_commit[outcome.key] = stored.next_offset
+            if stored.existed:
+                self._found_landed(state, item, stored)
+                continue
             if isinstance(item, Batch):
                 self.counters.landed_records[item.topic] += len(item.lines)
                 self.counters.landed_objects[item.topic] += 1
@@ -210,6 +234,23 @@ class S3Sink:
                     item.reason,
                 )
 
+    def _found_landed(self, state: PartitionState, item: Pending, stored: Stored) -> None:
+        """The key was taken: carry on right after what the object there covers."""
+        if isinstance(item, Batch) and stored.next_offset < item.next_offset:
+            # A shorter object (another writer's rotation): land the rest under a new name.
+            state.pending.appendleft(item.from_offset(stored.next_offset))
+        dropped = state.skip_below(stored.next_offset)
+        self.counters.found_landed += 1
+        log.warning(
+            "%s already exists (another writer, or a retry of ours): it covers %s[%d] up to "
+            "offset %d; not replacing it, carrying on from there (%d buffered records dropped)",
+            stored.key,
+            item.topic,
+            item.partition,
+            stored.next_offset - 1,
+            dropped,
+        )
+
     def _hand_over(self, keys: set[Key]) -> None:
         """Land what these partitions hold (bounded wait), then commit it."""
         deadline = time.monotonic() + HANDOVER_S
@@ -223,8 +264,8 @@ class S3Sink:
                 if retry is None or retry > deadline:
                     break
                 time.sleep(max(0.0, retry - time.monotonic()))
-        # Whatever is still uploading: take its outcome if it finishes soon.
-        self._apply(self.uploads.collect(keys, timeout=2.0))
+        # Whatever is still uploading finishes (or is cancelled) before the partitions go.
+        self._apply(self.uploads.release(keys, RELEASE_S))
         self._commit(force=True)
 
     def _commit(self, *, force: bool = False) -> None:
@@ -273,18 +314,31 @@ class S3Sink:
         for tp in partitions:
             key = (tp.topic, tp.partition)
             landed = self._landed_next(key)
-            starts = [o for o in (committed.get(key), landed) if o is not None]
-            # No commit and nothing landed: OFFSET_INVALID lets auto.offset.reset decide.
-            tp.offset = max(starts) if starts else OFFSET_INVALID
+            done = committed.get(key)
+            # S3 is the truth: a commit can run ahead of it (a stray consumer of the group,
+            # a commit by a sink whose PUT was then lost), and trusting it skips records.
+            tp.offset = OFFSET_BEGINNING if landed is None else landed
             self.states[key] = self._new_state(*key)
-            log.info(
-                "assigned %s[%d]: committed %s, landed up to %s, starting at %s",
-                tp.topic,
-                tp.partition,
-                committed.get(key),
-                landed,
-                tp.offset if starts else "the earliest offset",
-            )
+            start = "the earliest offset" if landed is None else f"offset {landed}"
+            if done is not None and done > (landed or 0):
+                log.warning(
+                    "assigned %s[%d]: committed offset %d is ahead of what landed in S3 (%s); "
+                    "resuming from S3 at %s, not from the commit",
+                    tp.topic,
+                    tp.partition,
+                    done,
+                    "nothing" if landed is None else f"up to offset {landed - 1}",
+                    start,
+                )
+            else:
+                log.info(
+                    "assigned %s[%d]: committed %s, landed up to %s, starting at %s",
+                    tp.topic,
+                    tp.partition,
+                    done,
+                    landed,
+                    start,
+                )
         consumer.incremental_assign(partitions)
 
     def _landed_next(self, key: Key) -> int | None:
@@ -322,7 +376,9 @@ class S3Sink:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TP]) -> None:
         # Another member may own these already: do not write or commit for them.
-        self._forget({(tp.topic, tp.partition) for tp in partitions})
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        self.uploads.release(keys, RELEASE_S)  # outcomes dropped: nothing committed for them
+        self._forget(keys)
         log.warning("lost %d partitions (session timed out); buffers dropped", len(partitions))
 
     def _forget(self, keys: set[Key]) -> None:
@@ -369,6 +425,7 @@ class S3Sink:
                 "s3_failures": self.uploads.failures,
                 "failing_buckets": {b: e[:200] for b, e in self.uploads.failing.items()},
                 "commit_failures": c.commit_failures,
+                "found_landed": c.found_landed,
                 "kafka_errors": c.kafka_errors,
                 "last_error": c.last_error,
                 "last_landed_at": c.last_landed_at,

@@ -1,14 +1,19 @@
 """Storing sealed batches in S3, and finding where a partition's landed data ends.
 
 A PUT is atomic in S3: an object is either absent or complete, never half-written. Names
-come from start offsets, so storing the same batch again overwrites it instead of doubling.
+come from start offsets, and every PUT is conditional (`If-None-Match: *`): an object that
+exists is never replaced. So a second writer of the same partition (another sink, a sink of
+another group, a late PUT of a sink that lost the partition) can never overwrite a longer
+object with a shorter one; the loser reads what the winner stored and carries on after it.
+S3 honours the condition since 2024, and SeaweedFS 4.48 does (checked by
+tests/integration/test_s3_sink.py::test_s3_refuses_to_replace_an_object).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from minio import Minio
@@ -28,6 +33,25 @@ from services.s3_sink.layout import (
 log = logging.getLogger(__name__)
 
 _BUCKET_TAKEN = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+#: The answer to a conditional PUT whose key exists.
+_EXISTS = "PreconditionFailed"
+
+
+class LandingConflict(RuntimeError):
+    """An object in the way that this sink cannot carry on after (e.g. an empty one)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a sealed item went, and the offset after what the object at that key covers.
+
+    `existed`: the key was taken (by another writer, or by a retry of our own PUT whose
+    first answer was lost); `next_offset` then comes from that object, not from ours.
+    """
+
+    key: str
+    next_offset: int
+    existed: bool = False
 
 
 class LandingStore:
@@ -53,8 +77,8 @@ class LandingStore:
                     raise
         self._buckets_ready.add(bucket)
 
-    def put(self, item: Batch | DeadLetter) -> str:
-        """Store one sealed item; returns its key. Raises on any S3 or network failure."""
+    def put(self, item: Batch | DeadLetter) -> Stored:
+        """Store one sealed item unless its key exists. Raises on any S3 or network failure."""
         bucket = self.bucket(item.topic)
         self.ensure_bucket(bucket)
         if isinstance(item, Batch):
@@ -74,10 +98,35 @@ class LandingStore:
             reason = item.reason.encode("ascii", "replace").decode("ascii")[:200]
             meta = {"offset": str(item.offset), "error": reason}
             content_type = "application/octet-stream"
-        self.s3.put_object(
-            bucket, key, io.BytesIO(body), len(body), content_type=content_type, metadata=meta
-        )
-        return key
+        headers = {
+            "Content-Type": content_type,
+            "If-None-Match": "*",
+            **{f"x-amz-meta-{k}": v for k, v in meta.items()},
+        }
+        try:
+            # The public put_object() would turn If-None-Match into user metadata.
+            self.s3._put_object(bucket, key, body, headers=headers)
+        except S3Error as exc:
+            if exc.code != _EXISTS:
+                raise
+            return Stored(key, self._covered_next(bucket, key, item), existed=True)
+        return Stored(key, item.next_offset)
+
+    def _covered_next(self, bucket: str, key: str, item: Batch | DeadLetter) -> int:
+        if isinstance(item, DeadLetter):
+            return item.next_offset  # one object per offset: it covers exactly ours
+        response = self.s3.get_object(bucket, key)
+        try:
+            count = len(decode_lines(response.read()))
+        finally:
+            response.close()
+            response.release_conn()
+        if count == 0:
+            raise LandingConflict(
+                f"s3://{bucket}/{key} exists but holds no record, so offset "
+                f"{item.start_offset} cannot be landed under its name: delete that object"
+            )
+        return item.start_offset + count
 
     def landed_next(self, topic: str, partition: int) -> int | None:
         """The offset after the last one stored for this partition, or None if nothing is.

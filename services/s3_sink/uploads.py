@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import urllib3
 from minio.error import MinioException
 
-from services.s3_sink.batches import Pending
-from services.s3_sink.store import LandingStore
+from services.s3_sink.batches import Batch, Pending
+from services.s3_sink.store import LandingConflict, LandingStore, Stored
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 
 #: What a failed S3 call can raise: an S3 error response, or the network under it.
-S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)
+S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError, LandingConflict)
 
 
 def server_unreachable(exc: BaseException) -> bool:
@@ -59,15 +59,19 @@ class Backoff:
 class Outcome:
     key: Key
     item: Pending
-    object_name: str | None
+    stored: Stored | None
     error: BaseException | None
+
+    @property
+    def object_name(self) -> str | None:
+        return None if self.stored is None else self.stored.key
 
 
 class Uploader:
     def __init__(self, store: LandingStore, workers: int = 4) -> None:
         self.store = store
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="s3-put")
-        self.inflight: dict[Key, tuple[Future[str], Pending]] = {}
+        self.inflight: dict[Key, tuple[Future[Stored], Pending]] = {}
         self.server = Backoff()
         self.buckets: dict[str, Backoff] = {}
         #: bucket -> last error, while that bucket is failing.
@@ -113,6 +117,8 @@ class Uploader:
             if not future.done():
                 continue
             del self.inflight[key]
+            if future.cancelled():
+                continue  # released before it started: nothing was written
             error = future.exception()
             if error is None:
                 self._succeeded(key)
@@ -122,6 +128,29 @@ class Uploader:
                 out.append(Outcome(key, item, None, error))
             else:
                 raise error  # a bug, not an S3 failure: let supervisord restart us loudly
+        return out
+
+    def release(self, keys: set[Key], timeout: float) -> list[Outcome]:
+        """Stop tracking these partitions' uploads: a queued one is cancelled, a running one
+        is waited for (up to `timeout`), so none of them is still writing once they go.
+
+        Returns what finished meanwhile. A PUT still running after `timeout` (the S3 client
+        gives up by itself later) is logged: its conditional PUT cannot replace anything.
+        """
+        chosen = {k: v for k, v in self.inflight.items() if k in keys}
+        running = [f for f, _ in chosen.values() if not f.cancel()]
+        if running:
+            wait(running, timeout)
+        out = self.collect(set(chosen), 0.0)
+        for key, (_future, item) in chosen.items():
+            if self.inflight.pop(key, None) is not None:
+                log.warning(
+                    "upload of %s[%d] from offset %d still running after %.0f s: abandoned "
+                    "(it cannot replace an object; the next owner resumes after what landed)",
+                    *key,
+                    item.start_offset if isinstance(item, Batch) else item.offset,
+                    timeout,
+                )
         return out
 
     def _succeeded(self, key: Key) -> None:

@@ -78,3 +78,37 @@ def test_a_record_delivered_again_is_ignored_not_landed_twice() -> None:
     s.seal()
     assert [(b.start_offset, b.next_offset) for b in s.pending if isinstance(b, Batch)] == [(0, 4)]
     assert s.redelivered == 2
+
+
+def test_skip_below_drops_what_another_writer_landed_and_cuts_the_straddler() -> None:
+    s = state(flush_records=4)
+    for offset in range(10):
+        s.add(offset, b"{}", now=0)
+    # pending: 0..3, 4..7; open: 8, 9
+    assert s.skip_below(6) == 6
+    items = list(s.pending)
+    assert [(b.start_offset, b.next_offset) for b in items if isinstance(b, Batch)] == [(6, 8)]
+    assert s.open_records == 2
+    s.add(5, b"{}", now=0)  # a redelivery below what landed: ignored
+    assert s.redelivered == 1 and s.buffered_records == 4
+
+
+def test_skip_below_past_everything_buffered_ignores_records_up_to_it() -> None:
+    s = state(flush_records=4)
+    for offset in range(3):
+        s.add(offset, b"{}", now=0)
+    assert s.skip_below(20) == 3
+    assert s.buffered_records == 0
+    for offset in range(3, 22):
+        s.add(offset, b"{}", now=0)
+    s.seal()
+    assert [(b.start_offset, b.next_offset) for b in s.pending if isinstance(b, Batch)] == [
+        (20, 22)
+    ]
+
+
+def test_from_offset_cuts_a_batch_strictly_inside_it() -> None:
+    b = Batch("u.pin", 0, 10, (b"a", b"b", b"c"))
+    assert b.from_offset(12) == Batch("u.pin", 0, 12, (b"c",))
+    with pytest.raises(ValueError, match=r"does not cut 10\.\.12"):
+        b.from_offset(13)

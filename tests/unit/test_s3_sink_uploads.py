@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from services.s3_sink.store import LandingStore
+from services.s3_sink.batches import Batch, DeadLetter
+from services.s3_sink.store import LandingStore, Stored
 from services.s3_sink.uploads import Backoff, Uploader, server_unreachable
 
 pytestmark = pytest.mark.unit
@@ -48,4 +51,54 @@ def test_only_one_failing_bucket_retries_at_a_time() -> None:
         assert uploads.can_submit(("d.pin", 0), now=10.0)
     finally:
         uploads.inflight.clear()
+        uploads.close()
+
+
+class _SlowStore(LandingStore):
+    """A store whose PUT blocks until released, and records what it stored."""
+
+    def __init__(self) -> None:
+        super().__init__(Minio("127.0.0.1:1", secure=False), "user-${user_id}-bucket", "-")
+        self.go = threading.Event()
+        self.started = threading.Event()
+        self.stored: list[int] = []
+
+    def put(self, item: Batch | DeadLetter) -> Stored:
+        assert isinstance(item, Batch)
+        self.started.set()
+        self.go.wait(10)
+        self.stored.append(item.start_offset)
+        return Stored("k", item.next_offset)
+
+
+def test_release_waits_for_a_running_put_and_cancels_a_queued_one() -> None:
+    store = _SlowStore()
+    uploads = Uploader(store, workers=1)
+    try:
+        uploads.submit(("a.pin", 0), Batch("a.pin", 0, 0, (b"{}",)))
+        assert store.started.wait(5)
+        uploads.submit(("a.pin", 1), Batch("a.pin", 1, 7, (b"{}",)))  # queued behind it
+        threading.Timer(0.3, store.go.set).start()
+        outcomes = uploads.release({("a.pin", 0), ("a.pin", 1)}, timeout=5)
+        # The running PUT finished before release returned; the queued one never ran.
+        assert [(o.key, o.object_name) for o in outcomes] == [(("a.pin", 0), "k")]
+        assert not uploads.inflight
+        uploads.close()
+        assert store.stored == [0]
+    finally:
+        store.go.set()
+        uploads.close()
+
+
+def test_release_abandons_a_put_that_outlives_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    store = _SlowStore()
+    uploads = Uploader(store, workers=1)
+    try:
+        uploads.submit(("a.pin", 0), Batch("a.pin", 0, 3, (b"{}",)))
+        assert store.started.wait(5)
+        assert uploads.release({("a.pin", 0)}, timeout=0.1) == []
+        assert not uploads.inflight
+        assert "upload of a.pin[0] from offset 3 still running after 0 s: abandoned" in caplog.text
+    finally:
+        store.go.set()
         uploads.close()
