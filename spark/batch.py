@@ -1,10 +1,12 @@
 """The batch job against the settings' bucket: `make batch`, `python -m spark.batch`.
 
-    python -m spark.batch            # clean the landed events, answer, print the report
+    python -m spark.batch            # ingest what landed since the last run, answer, report
+    python -m spark.batch --full     # rebuild the cleaned tables from every landed object
     spark.batch.run(settings)        # the same from Python; returns a RunSummary
 
-Reads `s3a://<bucket>/topics/<topic>/`, writes `cleaned/`, `quarantine/`, `analytics/` and
-the run summary `analytics/_run.json` in the same bucket (the stages are in `spark.job`).
+Reads `s3a://<bucket>/topics/<topic>/`, keeps `cleaned/` (Delta), `quarantine/`,
+`checkpoints/batch/`, `analytics/` and the run summary `analytics/_run.json` in the same
+bucket (the layout and the stages are in `spark.job`).
 """
 
 from __future__ import annotations
@@ -91,8 +93,11 @@ def _put_summary(settings: Settings) -> Callable[[str], None]:
     return put
 
 
-def run(settings: Settings, spark: SparkSession | None = None) -> RunSummary:
-    """The whole job against the settings' bucket; builds (and stops) a session if not given."""
+def run(settings: Settings, spark: SparkSession | None = None, *, full: bool = False) -> RunSummary:
+    """The whole job against the settings' bucket; builds (and stops) a session if not given.
+
+    Incremental (only objects landed since the last successful run) unless `full`.
+    """
 
     _check_bucket(settings)
     start = time.perf_counter()
@@ -109,6 +114,7 @@ def run(settings: Settings, spark: SparkSession | None = None) -> RunSummary:
             topics={t: settings.topic(t) for t in TABLES},
             write_summary=_put_summary(settings),
             startup_seconds=startup,
+            full=full,
         )
     finally:
         if own:
@@ -137,15 +143,18 @@ def load_summary(settings: Settings) -> RunSummary:
 
 def print_summary(summary: RunSummary, console: Console | None = None, max_rows: int = 12) -> None:
     console = console or Console()
-    counts = Table(title="Batch job: rows per table", title_justify="left")
-    for col in ("table", "lines read", "quarantined", "duplicates removed", "cleaned rows"):
+    counts = Table(title=f"Batch job ({summary.mode} run): rows per table", title_justify="left")
+    columns = ("table", "objects", "lines read", "quarantined", "duplicates removed", "new rows")
+    for col in (*columns, "cleaned rows"):
         counts.add_column(col, justify="left" if col == "table" else "right")
     for name in summary.rows_read:
         counts.add_row(
             name,
+            f"{summary.objects_read.get(name, 0):,}",
             f"{summary.rows_read[name]:,}",
             f"{summary.corrupt_lines[name]:,}",
             f"{summary.duplicates_removed[name]:,}",
+            f"{summary.new_rows.get(name, 0):,}",
             f"{summary.cleaned_rows[name]:,}",
         )
     console.print(counts)
@@ -160,17 +169,17 @@ def print_summary(summary: RunSummary, console: Console | None = None, max_rows:
         # The name goes above the table: a table title wraps to the (narrow) table's width.
         console.print(f"\n[bold]{name}[/bold] ({len(rows)} rows)")
         table = Table()
-        columns = list(rows[0]) if rows else []
-        for col in columns:
+        names = list(rows[0]) if rows else []
+        for col in names:
             table.add_column(col)
         for row in rows[:max_rows]:
-            table.add_row(*(_fmt(c, row[c]) for c in columns))
+            table.add_row(*(_fmt(c, row[c]) for c in names))
         console.print(table)
         if len(rows) > max_rows:
             console.print(
                 f"… {len(rows) - max_rows} more rows in {summary.target}/analytics/{name}/"
             )
-    console.print(f"Outputs under {summary.target}/ (cleaned/, analytics/, quarantine/).")
+    console.print(f"Outputs under {summary.target}/ (cleaned/ as Delta, analytics/, quarantine/).")
 
 
 def _fmt(column: str, value: Any) -> str:
@@ -187,10 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Clean the landed Pinterest events and answer the questions with Spark.",
     )
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild the cleaned tables from every landed object (default: only new objects)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        summary = run(settings)
+        summary = run(settings, full=args.full)
     except (BatchError, SettingsError, JarResolutionError, SparkStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

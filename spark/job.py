@@ -1,10 +1,18 @@
-"""The storage-neutral batch job: read landed events, quarantine, clean, answer, write.
+"""The storage-neutral batch job: ingest what landed since the last run, answer, write.
 
-Only PySpark and the standard library, so a Databricks notebook can import it (see
+Only PySpark, Delta and the standard library, so a Databricks notebook can import it (see
 `spark/notebook/`); `spark.batch` adds the S3 bucket, the settings and the terminal report.
-`run_job` reads `<source>/topics/<topic>/` (every `*.json` object below it, whatever the
-partition layout) and writes `<target>/cleaned/<table>/`, `<target>/quarantine/<table>/`
-and `<target>/analytics/<output>/`.
+`run_job` reads the objects below `<source>/topics/<topic>/` that no earlier successful run
+processed (`spark.ingest`) and keeps, under `<target>`:
+
+    cleaned/<table>/             Delta tables, one row per event key, updated by MERGE
+    quarantine/<table>/batch=N/  lines that did not parse or had no key, per ingest batch
+    checkpoints/batch/<table>/   which landed objects are done (the file source's checkpoint)
+    analytics/<output>/          the nine answers as Parquet, recomputed from cleaned/ each run
+    analytics/_run.json          the run summary with every answer (written last)
+
+`full=True` deletes cleaned/, quarantine/ and the checkpoints first and rebuilds from every
+landed object; both give the same tables and answers on the same data.
 """
 
 from __future__ import annotations
@@ -21,20 +29,23 @@ from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from spark.clean import CLEANERS, split_corrupt
+from spark.ingest import LANDED_GLOB, TableIngest, TablePaths, ingest
 from spark.questions import QUESTIONS
-from spark.schemas import CORRUPT_COLUMN, SOURCE, SOURCE_KEY, with_corrupt_column
+from spark.schemas import CORRUPT_COLUMN, SOURCE, with_corrupt_column
 
 #: The three tables, in the order the job reads them.
 TABLES: tuple[str, ...] = ("pin", "geo", "user")
-#: Objects the S3 sink writes; anything else under a topic (e.g. markers) is not data.
-LANDED_GLOB = "*.json"
 STAGES = ("startup", "read", "clean", "questions", "write")
 #: Spark jobs submitted at once in the questions and write stages.
 PARALLEL_JOBS = 4
+#: Runtime settings for the run (the caller's values come back afterwards): tables of a few
+#: thousand to a few million rows on two cores.
+JOB_CONF = {
+    # Delta rebuilds a table's state from its log with 50 tasks by default: a few files here.
+    "spark.databricks.delta.snapshotPartitions": "2",
+}
 
 
 class BatchError(RuntimeError):
@@ -47,15 +58,23 @@ class NoLandedEvents(BatchError):
 
 @dataclass
 class RunSummary:
-    """What one run read, dropped, wrote and how long each stage took."""
+    """What one run read, dropped, wrote and how long each stage took.
+
+    `rows_read`, `corrupt_lines`, `duplicates_removed`, `new_rows` and `objects_read` count
+    this run's new objects only; `cleaned_rows` is each cleaned table's size after the run.
+    """
 
     source: str
     target: str
     master: str
     started_at: str
+    #: "full" (rebuilt from every landed object) or "incremental" (only the new ones).
+    mode: str = "full"
+    objects_read: dict[str, int] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
     corrupt_lines: dict[str, int] = field(default_factory=dict)
     duplicates_removed: dict[str, int] = field(default_factory=dict)
+    new_rows: dict[str, int] = field(default_factory=dict)
     cleaned_rows: dict[str, int] = field(default_factory=dict)
     output_rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -86,17 +105,57 @@ def output_path(root: str, kind: str, name: str) -> str:
     return f"{root.rstrip('/')}/{kind}/{name}/"
 
 
+def checkpoint_path(root: str, table: str) -> str:
+    # Beside the streaming job's checkpoints/<table>/, never on them.
+    return f"{root.rstrip('/')}/checkpoints/batch/{table}/"
+
+
+def table_paths(source: str, target: str, topics: Mapping[str, str]) -> dict[str, TablePaths]:
+    return {
+        t: TablePaths(
+            source=topic_path(source, topics[t]),
+            cleaned=output_path(target, "cleaned", t),
+            quarantine=output_path(target, "quarantine", t),
+            checkpoint=checkpoint_path(target, t),
+        )
+        for t in TABLES
+    }
+
+
+class _Files:
+    """Existence checks and deletes through Hadoop's FileSystem: s3a://, file:, dbfs: alike."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm: Any = spark._jvm
+        self._conf: Any = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _fs(self, path: str) -> tuple[Any, Any]:
+        p = self._jvm.org.apache.hadoop.fs.Path(path)
+        return p.getFileSystem(self._conf), p
+
+    def exists(self, path: str) -> bool:
+        fs, p = self._fs(path)
+        return bool(fs.exists(p))
+
+    def delete(self, path: str) -> None:
+        fs, p = self._fs(path)
+        fs.delete(p, True)
+
+
 # --- the stages --------------------------------------------------------------------------
 
 
 def read_landed(spark: SparkSession, path: str, table: str) -> DataFrame:
-    """Every JSON line below `path`, parsed with the table's schema, bad lines kept aside."""
+    """Every JSON line below `path`, parsed with the table's schema, bad lines kept aside.
+
+    The whole topic at once, for the notebook's step-by-step cells; the job itself reads
+    only the new objects (`spark.ingest`).
+    """
     try:
         return (
             spark.read.schema(with_corrupt_column(SOURCE[table]))
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
-            # Any layout below the topic: partition=N/, time-based folders, several objects.
             .option("recursiveFileLookup", "true")
             .option("pathGlobFilter", LANDED_GLOB)
             .json(path)
@@ -125,7 +184,10 @@ class _Clock:
         try:
             yield
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 3)
 
 
 def run_job(
@@ -136,47 +198,98 @@ def run_job(
     topics: Mapping[str, str],
     write_summary: Callable[[str], None] | None = None,
     startup_seconds: float = 0.0,
+    full: bool = False,
 ) -> RunSummary:
     """Run every stage with `spark`: topics under `source`, outputs under `target`.
 
     `source`/`target` are any Spark path roots (`s3a://bucket`, `/mnt/bucket`, `file:/tmp/x`);
-    `topics` maps pin/geo/user to topic names.
+    `topics` maps pin/geo/user to topic names. Incremental unless `full` (or no earlier run
+    left its checkpoints).
     """
+    with _conf(spark, JOB_CONF):
+        return _run(
+            spark,
+            source=source,
+            target=target,
+            topics=topics,
+            write_summary=write_summary,
+            startup_seconds=startup_seconds,
+            full=full,
+        )
+
+
+@contextmanager
+def _conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
+    before: dict[str, str | None] = {k: spark.conf.get(k, None) for k in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, old in before.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
+
+
+def _run(
+    spark: SparkSession,
+    *,
+    source: str,
+    target: str,
+    topics: Mapping[str, str],
+    write_summary: Callable[[str], None] | None,
+    startup_seconds: float,
+    full: bool,
+) -> RunSummary:
     clock = _Clock()
     clock.seconds["startup"] = round(startup_seconds, 3)
+    paths = table_paths(source, target, topics)
+    files = _Files(spark)
+    full = full or not all(files.exists(p.checkpoint) for p in paths.values())
     summary = RunSummary(
         source=source,
         target=target,
         master=spark.sparkContext.master or "",
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        mode="full" if full else "incremental",
     )
+    for table, p in paths.items():
+        if not files.exists(p.source) and (full or not files.exists(p.cleaned)):
+            raise NoLandedEvents(_no_events_message(p.source, table))
+    if full:
+        # A stale checkpoint would skip objects, stale quarantine folders would be counted
+        # twice. The cleaned tables are replaced by each one's first batch instead (one Delta
+        # commit): a rebuild that fails keeps the old tables readable.
+        for p in paths.values():
+            for path in (p.checkpoint, p.quarantine):
+                files.delete(path)
+
+    start = time.perf_counter()
+    counts: dict[str, TableIngest] = ingest(spark, paths, replace=full)
+    ingest_seconds = time.perf_counter() - start
+    read_seconds = min(ingest_seconds, max(c.read_seconds for c in counts.values()))
+    clock.add("read", read_seconds)
+    clock.add("clean", ingest_seconds - read_seconds)
+    for table, c in counts.items():
+        summary.objects_read[table] = c.objects
+        summary.rows_read[table] = c.lines
+        summary.corrupt_lines[table] = c.quarantined
+        summary.duplicates_removed[table] = c.duplicates
+        summary.new_rows[table] = c.inserted
+        if (full and c.lines == 0) or not files.exists(paths[table].cleaned):
+            raise NoLandedEvents(_no_events_message(paths[table].source, table))
+
     cached: list[DataFrame] = []
     try:
-        with clock.stage("read"):
-            good: dict[str, DataFrame] = {}
-            bad: dict[str, DataFrame] = {}
-            for table in TABLES:
-                path = topic_path(source, topics[table])
-                raw = read_landed(spark, path, table).cache()
-                cached.append(raw)
-                good[table], bad[table] = split_corrupt(raw, table)
-                total, quarantined = _count_read(raw, table)
-                if total == 0:
-                    raise NoLandedEvents(_no_events_message(path, table))
-                summary.rows_read[table] = total
-                summary.corrupt_lines[table] = quarantined
-
-        with clock.stage("clean"):
+        with clock.stage("questions"):
             cleaned: dict[str, DataFrame] = {}
             for table in TABLES:
-                cleaned[table] = CLEANERS[table](good[table]).cache()
+                cleaned[table] = spark.read.format("delta").load(paths[table].cleaned).cache()
                 cached.append(cleaned[table])
-                rows = cleaned[table].count()
-                parsed = summary.rows_read[table] - summary.corrupt_lines[table]
-                summary.cleaned_rows[table] = rows
-                summary.duplicates_removed[table] = parsed - rows
-
-        with clock.stage("questions"):
+            for table in TABLES:
+                summary.cleaned_rows[table] = cleaned[table].count()
             # Independent queries: run a few at once so one query's planning and code
             # generation on the driver overlaps another's tasks.
             with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
@@ -193,18 +306,6 @@ def run_job(
 
         with clock.stage("write"):
             writes: list[Callable[[], None]] = []
-            for table in TABLES:
-                writes.append(
-                    partial(_write_parquet, cleaned[table], output_path(target, "cleaned", table))
-                )
-                # Always written, even when empty, so an old run's quarantine never lingers.
-                writes.append(
-                    partial(
-                        _write_json,
-                        bad[table].coalesce(1),
-                        output_path(target, "quarantine", table),
-                    )
-                )
             for name, (schema, rows_out) in computed.items():
                 # Answers are already on the driver: write them without recomputing.
                 answer = spark.createDataFrame(rows_out, schema).coalesce(1)
@@ -232,18 +333,3 @@ def _collect(df: DataFrame) -> tuple[StructType, list[Row]]:
 
 def _write_parquet(df: DataFrame, path: str) -> None:
     df.write.mode("overwrite").parquet(path)
-
-
-def _write_json(df: DataFrame, path: str) -> None:
-    df.write.mode("overwrite").json(path)
-
-
-def _count_read(raw: DataFrame, table: str) -> tuple[int, int]:
-    """(lines read, lines quarantined) in one pass."""
-    bad = F.col(CORRUPT_COLUMN).isNotNull() | F.col(SOURCE_KEY[table]).isNull()
-    row = raw.agg(
-        F.count(F.lit(1)).alias("total"),
-        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
-    ).first()
-    assert row is not None
-    return int(row["total"]), int(row["bad"] or 0)

@@ -28,16 +28,25 @@ def json_line(row: Mapping[str, Any]) -> bytes:
 class LayoutWriter:
     """Append lines per table; every `per_object` lines start a new object file."""
 
-    def __init__(self, root: Path, topics: Mapping[str, str], per_object: int = 1000) -> None:
+    def __init__(
+        self,
+        root: Path,
+        topics: Mapping[str, str],
+        per_object: int = 1000,
+        first_offset: int = 0,
+    ) -> None:
         self.root = root
         self.topics = dict(topics)
         self.per_object = per_object
-        self._offsets = dict.fromkeys(self.topics, 0)
+        # Later objects of the same partition start after the earlier ones' offsets, as the
+        # sink's do: a key is never written twice.
+        self.first_offset = first_offset
+        self._offsets = dict.fromkeys(self.topics, first_offset)
         self._files: dict[str, IO[bytes]] = {}
 
     def write(self, table: str, line: bytes) -> None:
         offset = self._offsets[table]
-        if offset % self.per_object == 0:
+        if (offset - self.first_offset) % self.per_object == 0:
             self._roll(table, offset)
         self._files[table].write(line if line.endswith(b"\n") else line + b"\n")
         self._offsets[table] = offset + 1
@@ -53,7 +62,7 @@ class LayoutWriter:
     @property
     def counts(self) -> dict[str, int]:
         """Lines written so far per table."""
-        return dict(self._offsets)
+        return {t: offset - self.first_offset for t, offset in self._offsets.items()}
 
     def close(self) -> None:
         for fh in self._files.values():
@@ -74,14 +83,16 @@ def write_events(
     *,
     per_object: int | None = None,
     extra: Mapping[str, Iterable[bytes]] | None = None,
+    first_offset: int = 0,
 ) -> dict[str, int]:
     """Write `seed_data.generate` events (and `extra` raw lines) in the sink's layout.
 
-    Returns the number of lines per table.
+    Returns the number of lines per table. `first_offset` names the objects of a later
+    delivery into the same partitions (e.g. the number of lines already landed).
     """
     topics = {t: settings.topic(t) for t in TABLES}
     size = per_object or settings.sink_flush_records
-    with LayoutWriter(root, topics, size) as writer:
+    with LayoutWriter(root, topics, size, first_offset) as writer:
         for event in events:
             writer.write("pin", json_line(event.pin))
             writer.write("geo", json_line(event.geo))
@@ -94,8 +105,12 @@ def write_events(
 
 def upload(settings: Settings, root: Path, threads: int = 8) -> int:
     """Copy every object under `root/topics/` into the bucket with the same key."""
+    return upload_files(settings, root, sorted((root / "topics").rglob("*.json")), threads)
+
+
+def upload_files(settings: Settings, root: Path, files: list[Path], threads: int = 8) -> int:
+    """Copy `files` (below `root`) into the bucket, keyed by their path below `root`."""
     s3 = clients_for(settings).s3()
-    files = sorted((root / "topics").rglob("*.json"))
 
     def put(path: Path) -> None:
         key = path.relative_to(root).as_posix()

@@ -110,6 +110,10 @@ def session_conf(
         "spark.hadoop.fs.s3a.committer.name": "magic",
         "spark.hadoop.fs.s3a.committer.magic.enabled": "true",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # Delta for the batch job's cleaned tables and the streaming job's. Static settings:
+        # only the first session of a JVM applies them, so every session carries them.
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     }
     if ui:
         conf["spark.ui.port"] = "4040"

@@ -88,6 +88,9 @@ def _tuples(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def test_counts_account_for_every_line(summary: batch.RunSummary, landed: dict[str, Any]) -> None:
+    assert summary.mode == "full"  # the namespace's first run
+    assert summary.objects_read == dict.fromkeys(TABLES, 3)
+    assert summary.new_rows == summary.cleaned_rows
     for table in TABLES:
         read = len(landed["lines"][table])
         assert summary.rows_read[table] == read
@@ -135,28 +138,20 @@ def test_analytics_parquet_holds_the_answers(
         assert got == _tuples(summary.answer(name)), name
 
 
-def test_cleaned_parquet_tables(
-    summary: batch.RunSummary, module_ns: Settings, tmp_path: Path
+def test_cleaned_delta_tables(
+    summary: batch.RunSummary, module_ns: Settings, spark_session: SparkSession
 ) -> None:
     from spark.clean import GEO_COLUMNS, PIN_COLUMNS, USER_COLUMNS
 
     expected_columns = {"pin": PIN_COLUMNS, "geo": GEO_COLUMNS, "user": USER_COLUMNS}
+    s3 = clients_for(module_ns).s3()
     for table in TABLES:
-        files = [
-            o.object_name
-            for o in clients_for(module_ns)
-            .s3()
-            .list_objects(module_ns.bucket, prefix=f"cleaned/{table}/", recursive=True)
-        ]
-        assert any(f and f.endswith(".parquet") for f in files)
-        # Only `ind`: DuckDB hands timestamps with time zone to Python through pytz.
-        rows = _read_parquet_prefix(module_ns, f"cleaned/{table}/", tmp_path, "ind")
-        assert len(rows) == SIZE
-        assert len({r[0] for r in rows}) == SIZE  # one row per ind
-        rel = duckdb.sql(
-            f"select * from read_parquet('{tmp_path}/cleaned_{table}_*.parquet') limit 0"
-        )
-        assert tuple(rel.columns) == expected_columns[table]
+        prefix = f"cleaned/{table}/_delta_log/"
+        assert any(s3.list_objects(module_ns.bucket, prefix=prefix)), f"no Delta log at {prefix}"
+        df = spark_session.read.format("delta").load(f"s3a://{module_ns.bucket}/cleaned/{table}")
+        assert tuple(df.columns) == expected_columns[table]
+        assert df.count() == SIZE
+        assert df.select("ind").distinct().count() == SIZE  # one row per ind
 
 
 def test_quarantine_keeps_the_corrupt_lines(summary: batch.RunSummary, module_ns: Settings) -> None:
@@ -182,13 +177,19 @@ def test_run_summary_json_in_the_bucket(summary: batch.RunSummary, module_ns: Se
     assert stored.rows_read == summary.rows_read
     assert set(stored.seconds) == {"startup", "read", "clean", "questions", "write", "total"}
     assert stored.source == f"s3a://{module_ns.bucket}"
+    assert stored.mode == summary.mode
 
 
 def test_rerun_overwrites_outputs(
     summary: batch.RunSummary, module_ns: Settings, spark_session: SparkSession, tmp_path: Path
 ) -> None:
-    # A second run over the same data must not append: every output keeps its row count.
+    # A second run over the same data reads nothing new and must not append: every output
+    # keeps its row count.
     again = batch.run(module_ns)
+    assert again.mode == "incremental"
+    assert again.rows_read == dict.fromkeys(TABLES, 0)
+    assert again.cleaned_rows == summary.cleaned_rows
+    assert again.answers == summary.answers
     assert again.output_rows == summary.output_rows
     rows = _read_parquet_prefix(module_ns, "analytics/popular_category_by_year/", tmp_path)
     assert len(rows) == summary.output_rows["popular_category_by_year"]

@@ -61,7 +61,8 @@ def test_notebook_runs_on_a_mounted_folder(spark_session: SparkSession, tmp_path
     write_events(tmp_path, settings, evs, per_object=100, extra=extra)
 
     mount = f"file:{tmp_path}"
-    dbutils = FakeDbutils({"user_id": "nb", "mount_point": mount, "secret_scope": "s"}, mount)
+    widgets = {"user_id": "nb", "mount_point": mount, "secret_scope": "s", "full_rebuild": "false"}
+    dbutils = FakeDbutils(widgets, mount)
     shown: list[Any] = []
 
     def display(value: Any) -> None:
@@ -75,7 +76,7 @@ def test_notebook_runs_on_a_mounted_folder(spark_session: SparkSession, tmp_path
     }
     exec(compile(NOTEBOOK.read_text(), str(NOTEBOOK), "exec"), scope)
 
-    assert dbutils.defined == ["user_id", "mount_point", "secret_scope"]
+    assert dbutils.defined == ["user_id", "mount_point", "secret_scope", "full_rebuild"]
     # ls of topics/, the three cleaned tables, the nine questions, one answer read back.
     assert shown[0] == ["nb.geo", "nb.pin", "nb.user"]
     assert [len(rows) for rows in shown[1:4]] == [300, 300, 300]
