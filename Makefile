@@ -46,8 +46,8 @@ emulate: up ## replay every event through the REST proxy (ARGS="random --count 1
 stream-emulate: up ## post events to the streaming topics as the original did, PUT /streams/<name>/record (ARGS="random --count 100", "replay")
 	@$(PY) -m services.emulator $(or $(ARGS),random) --target kinesis
 
-batch: up ## run the Spark batch job: clean the landed events, answer the questions
-	@$(PY) -m spark.batch
+batch: up ## the Spark batch job: clean what landed since the last run, answer (FULL=1 rebuilds)
+	@$(PY) -m spark.batch $(if $(FULL),--full)
 
 stream: up ## run the Structured Streaming job into Delta tables until stopped
 	@$(PY) -m spark.streaming run
