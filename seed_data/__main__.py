@@ -28,7 +28,7 @@ Connection settings come from the environment or .env (see .env.example):
   MYSQL_HOST, MYSQL_PORT          where MySQL listens (default 127.0.0.1:3306)
   MYSQL_DATABASE                  database to (re)create (default pinterest_data)
   MYSQL_ADMIN_USER/_PASSWORD      account that creates and loads it
-  MYSQL_USER/_PASSWORD            read-only account created for the emulator
+  MYSQL_USER/_PASSWORD            the emulator's read-only account (`make up` creates it)
 """
 
 EPILOG = """\
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "load",
         "Create the database and tables if missing and load the events. A no-op when the "
         "same size and seed are already loaded; another size replaces the tables in one "
-        "atomic swap. Also creates the read-only account MYSQL_USER.",
+        "atomic swap. Checks first that the read-only account MYSQL_USER can read it.",
     )
     p.add_argument("--force", action="store_true", help="reload even if already loaded")
     sub.add_parser("status", help="show what is loaded in MYSQL_DATABASE")
@@ -136,7 +136,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             f"{result.database} already holds {result.size:,} events (seed {result.seed}, "
             f"checksum {result.checksum[:16]}): nothing to do (--force reloads)"
         )
-    print(f"read-only account {settings.mysql_user!r} has SELECT on {result.database}.*")
+    print(f"read-only account {settings.mysql_user!r} can read {result.database}")
     return 0
 
 
