@@ -21,13 +21,17 @@ import base64
 import os
 import statistics
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from confluent_kafka.admin import NewTopic
 
 from services import bench_ingest
+from services.clients import clients_for
 from services.rest_proxy.process import ProxyProcess, with_free_ports
 from services.settings import Settings
 
@@ -209,6 +213,23 @@ def confluent_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> fl
     )
 
 
+@contextmanager
+def bench_topics(settings: Settings) -> Iterator[Settings]:
+    """A namespace with only the Kafka topics this benchmark writes (no bucket: S3 plays no
+    part here), deleted afterwards."""
+    ns = settings.model_copy(update={"pipeline_user_id": f"bench-k{uuid.uuid4().hex[:8]}"})
+    names = [ns.topic("geo"), ns.topic("user"), *ns.streaming_topics]
+    admin = clients_for(ns).kafka_admin()
+    wanted = [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
+    for future in admin.create_topics(wanted, operation_timeout=15).values():
+        future.result(timeout=20)
+    try:
+        yield ns
+    finally:
+        for future in admin.delete_topics(names, operation_timeout=15).values():
+            future.result(timeout=20)
+
+
 def run(
     settings: Settings,
     *,
@@ -224,7 +245,7 @@ def run(
     a: list[float] = []
     b_gateway: list[float] = []
     b_protocol: list[float] = []
-    with bench_ingest.bench_namespace(settings) as ns:
+    with bench_topics(settings) as ns:
         ns = with_free_ports(ns)
         with ProxyProcess(ns):
             for _ in range(rounds):
