@@ -120,8 +120,12 @@ def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
+def _reference_topic(ns: Settings, kind: str) -> str:
+    return f"{ns.pipeline_user_id}-confluent-{kind}"
+
+
 def confluent_batched(ns: Settings, rows: list[dict[str, Any]], batch: int, conns: int) -> float:
-    topic = ns.topic("geo")
+    topic = _reference_topic(ns, "batched")
     headers = {"Content-Type": "application/vnd.kafka.json.v2+json"}
     return asyncio.run(
         _drive(
@@ -200,7 +204,7 @@ def gateway_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> floa
 
 def confluent_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> float:
     """The Confluent API's one-record requests: the reference for (c) in the same run."""
-    topic = ns.topic("user")
+    topic = _reference_topic(ns, "single")
     headers = {"Content-Type": "application/vnd.kafka.json.v2+json"}
     return asyncio.run(
         _drive(
@@ -215,10 +219,12 @@ def confluent_single(ns: Settings, rows: list[dict[str, Any]], conns: int) -> fl
 
 @contextmanager
 def bench_topics(settings: Settings) -> Iterator[Settings]:
-    """A namespace with only the Kafka topics this benchmark writes (no bucket: S3 plays no
-    part here), deleted afterwards."""
+    """A namespace with only the Kafka topics this benchmark writes, deleted afterwards.
+
+    No batch topic (`<user_id>.<table>`): the shared S3 sink would land those into a bucket
+    that does not exist; the Confluent reference writes to topics outside its pattern."""
     ns = settings.model_copy(update={"pipeline_user_id": f"bench-k{uuid.uuid4().hex[:8]}"})
-    names = [ns.topic("geo"), ns.topic("user"), *ns.streaming_topics]
+    names = [*ns.streaming_topics, *(_reference_topic(ns, k) for k in ("batched", "single"))]
     admin = clients_for(ns).kafka_admin()
     wanted = [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
     for future in admin.create_topics(wanted, operation_timeout=15).values():
