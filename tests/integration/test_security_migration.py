@@ -236,3 +236,29 @@ def test_a_folder_the_server_user_cannot_enter_is_named_with_the_fix() -> None:
                 assert folder.stat().st_uid == os.geteuid()
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def test_a_fresh_data_folder_starts_locked_down(private: Settings) -> None:
+    settings = private
+    bootstrap.prepare_mysql(settings)
+    bootstrap.init_mysql_datadir(settings)  # what the first `make up` runs
+    server = _start([*definitions.mysql(settings).command, *SMALL], settings.logs_dir / "m.log")
+    try:
+        probes.wait_until(probes.mysql_socket, settings, timeout=60)
+        su = mysql_layout.connect_superuser(settings)
+        with su, su.cursor() as cur:
+            cur.execute("SELECT user, host, plugin FROM mysql.user ORDER BY user, host")
+            fresh = cur.fetchall()
+        # Before any account is set: only the socket superuser(s) and MariaDB's locked one.
+        me = mysql_layout.superuser()
+        expected = {("mariadb.sys", "localhost"), ("root", "localhost"), (me, "localhost")}
+        assert {(u, h) for u, h, _ in fresh} == expected
+        bootstrap.mysql_accounts(settings)
+        with pytest.raises(pymysql.err.OperationalError):
+            _tcp(settings, "root", "")
+        reader = _tcp(settings, settings.mysql_user, settings.mysql_password.get_secret_value())
+        with reader, reader.cursor() as cur:
+            cur.execute("SELECT CURRENT_USER()")
+            assert cur.fetchone() == (f"{settings.mysql_user}@127.0.0.1",)
+    finally:
+        _stop(server)
