@@ -103,7 +103,11 @@ def mysql(settings: Settings) -> Service:
         command=tuple(cmd),
         probe=probes.mysql_socket,
         start_timeout=60,
-        fix="check the log for InnoDB errors; `make clean` resets a corrupt data folder",
+        fix=(
+            "check the log for InnoDB errors. 'Access denied' from the socket probe means the "
+            "data folder was set up by `make up` as another OS user: run it as that user. "
+            "`make clean` resets the data folder"
+        ),
     )
 
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import pymysql
+
 from services.settings import Settings
 from services.stack import mysql_layout
 from services.stack.errors import StackError
@@ -115,7 +117,17 @@ def apply(settings: Settings) -> None:
             f"MYSQL_USER and MYSQL_ADMIN_USER are both {settings.mysql_user!r}: the reader "
             "must be a separate, read-only account. Set MYSQL_USER to another name."
         )
-    conn = mysql_layout.connect_superuser(settings)
+    try:
+        conn = mysql_layout.connect_superuser(settings)
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] not in (1045, 1698):  # not "access denied": the server's own problem
+            raise
+        raise StackError(
+            f"cannot administer MariaDB through {mysql_layout.socket_path(settings)} as the OS "
+            f"user {mysql_layout.superuser()!r} ({exc.args[-1]}): its data folder was set up "
+            "by `make up` as another user. Run `make up` as that user, or `make clean` to "
+            "start this project's data over."
+        ) from None
     with conn, conn.cursor() as cur:
         _lock_superusers(cur, names)
         _account(
