@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
     report_path: Path | None = None
     replay_line: str = ""
+    #: requests and reads the emulator retried (a fault during the replay makes some)
+    replay_retried: int = 0
     batch: Any = None  # spark.batch.RunSummary (imported lazily: Spark is heavy)
 
 
@@ -80,8 +83,14 @@ def run_demo(
     progress: bool | None = None,
     replay_rate: float | None = None,
     during_replay: Callable[[Settings], None] | None = None,
+    spark: Any = None,
 ) -> DemoResult:
-    """Run every stage; `during_replay` runs in a thread beside the replay (fault tests)."""
+    """Run every stage; `during_replay` runs in a thread beside the replay (fault tests).
+
+    The replay stage waits for `during_replay` to finish and re-raises its error, so a fault
+    that could not be injected fails the run instead of passing unnoticed. `spark` is a
+    SparkSession to reuse (tests share one); without it the batch stage builds its own.
+    """
     from seed_data import generate
     from seed_data import load as seed_load
     from services.emulator import replay
@@ -103,11 +112,10 @@ def run_demo(
             f"({'loaded' if seeded.loaded else 'already loaded'})"
         )
         mysql_rows = reconcile.mysql_counts(settings)
-    with _stage("replay", seconds, settings):
-        side = _beside(during_replay, settings)
+    with _stage("replay", seconds, settings), _beside(during_replay, settings) as side:
         summary = replay.run(settings, progress=progress, rate=replay_rate)
         if side is not None:
-            side.join()
+            side.result()  # the work's own error, if any, fails the stage
         print(f"    {summary.line()}")
         if not summary.ok:
             raise StageFailed(
@@ -122,7 +130,7 @@ def run_demo(
                 "land", "; ".join(landing.problems()[:5]) or "not complete", _logs(settings)["land"]
             )
     with _stage("batch", seconds, settings):
-        result = batch.run(settings)
+        result = batch.run(settings, spark)
     rows = reconcile.reconcile(
         mysql_rows=mysql_rows,
         acknowledged=summary.acknowledged_by_table,
@@ -139,6 +147,7 @@ def run_demo(
         answers=result.answers,
         seconds=seconds,
         replay_line=summary.line(),
+        replay_retried=summary.retried,
         batch=result,
     )
     with _stage("report", seconds, settings):
@@ -148,14 +157,16 @@ def run_demo(
     return demo
 
 
-def _beside(work: Callable[[Settings], None] | None, settings: Settings) -> Any:
+@contextmanager
+def _beside(
+    work: Callable[[Settings], None] | None, settings: Settings
+) -> Iterator[Future[None] | None]:
+    """Run `work` in a thread; on leaving, wait for it even if the replay failed."""
     if work is None:
-        return None
-    import threading
-
-    thread = threading.Thread(target=work, args=(settings,), name="beside-replay", daemon=True)
-    thread.start()
-    return thread
+        yield None
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="beside-replay") as pool:
+        yield pool.submit(work, settings)
 
 
 def write_report(settings: Settings, demo: DemoResult, folder: Path) -> Path:

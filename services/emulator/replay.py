@@ -97,7 +97,8 @@ def run(
         summary.error = INTERRUPTED
     finally:
         summary.records_sent = sender.records_sent
-        summary.retried = sender.retries
+        # Reads from MySQL retried after a restart count too: both are retriable failures.
+        summary.retried = sender.retries + source.retries
         summary.elapsed_s = time.monotonic() - began
         source.close()
     return summary

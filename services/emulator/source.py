@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from services.clients import clients_for
 from services.emulator.errors import EmulatorError
@@ -25,6 +26,15 @@ from services.settings import SOURCE_TABLES, TABLES, Settings
 INDEX_COLUMNS: dict[str, str] = {"pin": "index", "geo": "ind", "user": "ind"}
 
 Row = dict[str, Any]
+
+#: MySQL client errors meaning the server went away (a restart): a read is worth retrying.
+_SERVER_GONE = {2003, 2006, 2013}
+#: How long a replay waits for MySQL to come back before it gives up.
+SERVER_GONE_PATIENCE_S = 120.0
+
+
+class _ServerGone(EmulatorError):
+    pass
 
 
 def to_json_value(value: Any) -> Any:
@@ -62,6 +72,8 @@ class EventSource:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or clients_for(settings).mysql_engine(pool_size=4)
+        #: reads retried because MySQL went away (a restart during a replay)
+        self.retries = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -90,7 +102,24 @@ class EventSource:
         return Bounds(int(first), int(last), rows)
 
     def fetch_range(self, lo: int, hi: int) -> dict[str, list[Row]]:
-        """Every row of every table with `lo <= index < hi`, in index order."""
+        """Every row of every table with `lo <= index < hi`, in index order.
+
+        Rides out a MySQL restart (the replay goes on where it was) for a bounded time."""
+        for attempt in Retrying(
+            retry=retry_if_exception_type(_ServerGone),
+            wait=wait_fixed(0.5),
+            stop=stop_after_delay(SERVER_GONE_PATIENCE_S),
+            before_sleep=lambda _state: self._retried(),
+            reraise=True,
+        ):
+            with attempt:
+                return self._fetch_range(lo, hi)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _retried(self) -> None:
+        self.retries += 1
+
+    def _fetch_range(self, lo: int, hi: int) -> dict[str, list[Row]]:
         out: dict[str, list[Row]] = {}
         with self._connect() as conn:
             for table in TABLES:
@@ -121,7 +150,9 @@ class EventSource:
             with self.engine.connect() as conn:
                 yield conn
         except (OperationalError, ProgrammingError) as exc:
-            raise EmulatorError(_explain(self.settings, exc)) from None
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            error = _ServerGone if code in _SERVER_GONE else EmulatorError
+            raise error(_explain(self.settings, exc)) from None
 
 
 def _explain(settings: Settings, exc: DBAPIError) -> str:

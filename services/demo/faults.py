@@ -1,0 +1,238 @@
+"""Hard faults on the running stack, each one recorded so a test can prove it happened.
+
+A fault SIGKILLs one service's process (no graceful shutdown, no flush), optionally keeps it
+down for a while, then brings it back behind its readiness probe. What happened is written
+into a `FaultRecord`: the pid killed, the pid that answers afterwards, whether the probe
+really failed after the kill, and the seconds from the kill until the probe passed again.
+
+Faults kill the SHARED stack's services, so every run takes an exclusive lock first
+(`exclusive()`, an fcntl lock on FAULT_LOCK): two fault runs never overlap. The service is
+brought back in a `finally`, even when the injection itself fails.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.clients import clients_for
+from services.settings import Settings
+from services.stack import lifecycle, probes
+from services.stack.definitions import Service, all_services
+from services.stack.supervisor import Supervisor
+
+FAULT_LOCK = Path("/tmp/pipeline-faults.lock")
+
+
+class FaultError(RuntimeError):
+    """The fault could not be injected, or the service did not come back."""
+
+
+@dataclass
+class FaultRecord:
+    service: str
+    #: seconds to keep the service down before bringing it back (0: at once)
+    hold_s: float = 0.0
+    killed_pid: int = 0
+    new_pid: int = 0
+    #: the service's own probe failed right after the kill: it really was unreachable
+    probe_failed_after_kill: bool = False
+    #: from the SIGKILL until the service's probe passed again
+    down_s: float = 0.0
+    #: what triggered the kill ("pin offsets >= 666", "first object landed")
+    when: str = ""
+    #: S3 sink's counted upload failures before and after the fault (S3 faults only)
+    sink_s3_failures: tuple[int, int] | None = None
+    #: the S3 sink's health statuses seen while the service was held down (S3 faults only)
+    sink_statuses: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def happened(self) -> bool:
+        return self.killed_pid > 0 and self.new_pid > 0 and self.new_pid != self.killed_pid
+
+    def line(self) -> str:
+        return (
+            f"{self.service}: SIGKILL pid {self.killed_pid} ({self.when}), probe failed after "
+            f"kill: {self.probe_failed_after_kill}, back as pid {self.new_pid} after "
+            f"{self.down_s:.1f} s down"
+            + (f" (held down {self.hold_s:.0f} s)" if self.hold_s else "")
+            + (
+                f"; sink S3 failures {self.sink_s3_failures[0]} -> {self.sink_s3_failures[1]}"
+                if self.sink_s3_failures
+                else ""
+            )
+            + (f", sink said {sorted(self.sink_statuses)}" if self.sink_statuses else "")
+        )
+
+
+@contextmanager
+def exclusive(path: Path = FAULT_LOCK) -> Iterator[None]:
+    """Hold the fault lock: only one fault run at a time on this machine's stack."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _service(settings: Settings, name: str) -> Service:
+    for svc in all_services(settings):
+        if svc.name == name:
+            return svc
+    raise FaultError(f"no service named {name!r} in the stack")
+
+
+def _pid(sup: Supervisor, name: str) -> int:
+    try:
+        return int(sup.info(name)["pid"])
+    except Exception:  # supervisord busy restarting it: "no pid yet" is the answer
+        return 0
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    # A zombie still answers signal 0 until supervisord reaps it; /proc says so.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def kill(settings: Settings, name: str, *, hold_s: float = 0.0, when: str = "") -> FaultRecord:
+    """SIGKILL `name`, keep it down `hold_s` seconds, bring it back; return what happened.
+
+    Raises FaultError when the service had no process to kill, or did not come back.
+    """
+    svc = _service(settings, name)
+    record = FaultRecord(service=name, hold_s=hold_s, when=when)
+    sup = Supervisor(settings)
+    if name in ("s3", "s3-sink"):
+        record.sink_s3_failures = (sink_s3_failures(settings), -1)
+    t0 = time.monotonic()
+    try:
+        record.killed_pid = sup.kill(name)
+        if not record.killed_pid:
+            raise FaultError(f"{name} had no running process to kill (state {sup.state(name)})")
+        deadline = time.monotonic() + 10
+        while not _gone(record.killed_pid):
+            if time.monotonic() > deadline:
+                raise FaultError(f"{name}: pid {record.killed_pid} survived SIGKILL for 10 s")
+            time.sleep(0.02)
+        try:
+            svc.probe(settings)
+        except probes.ProbeError:
+            record.probe_failed_after_kill = True
+        # The fault is "down for hold_s seconds": this wait is the fault itself. The sink's
+        # health is read meanwhile: it must notice the outage.
+        while time.monotonic() - t0 < hold_s:
+            if record.sink_s3_failures is not None:
+                record.sink_statuses.add(str(sink_health(settings).get("status", "no answer")))
+            threading.Event().wait(min(0.5, max(0.0, hold_s - (time.monotonic() - t0))))
+    finally:
+        restore(settings, name, record.killed_pid)
+        record.down_s = round(time.monotonic() - t0, 2)
+        record.new_pid = _pid(sup, name)
+        if record.sink_s3_failures is not None:
+            record.sink_s3_failures = (record.sink_s3_failures[0], sink_s3_failures(settings))
+    return record
+
+
+def restore(settings: Settings, name: str, killed_pid: int) -> None:
+    """Bring `name` back: wait for supervisord's own restart if it made one, else start it."""
+    svc = _service(settings, name)
+    sup = Supervisor(settings)
+    state, pid = sup.state(name), _pid(sup, name)
+    if state in ("RUNNING", "STARTING") and pid and pid != killed_pid:
+        # autorestart (the S3 sink) already started a new process: wait until it answers.
+        try:
+            probes.wait_until(svc.probe, settings, timeout=svc.start_timeout)
+            return
+        except probes.ProbeError:
+            pass  # restarted but unhealthy: restart it properly below
+    lifecycle.restart(settings, name)
+
+
+def sink_health(settings: Settings) -> dict[str, object]:
+    """The running S3 sink's /health document ({} when it does not answer)."""
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    url = f"http://127.0.0.1:{settings.sink_health_port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503 while stalled still carries the document
+        body = orjson.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def sink_s3_failures(settings: Settings) -> int:
+    """The running S3 sink's count of failed uploads (-1 when it does not answer)."""
+    value = sink_health(settings).get("s3_failures", -1)
+    return value if isinstance(value, int) else -1
+
+
+# --- triggers: when, during the run, a fault fires ---------------------------------------------
+def when_offsets_reach(settings: Settings, topic: str, count: int, timeout: float = 120) -> str:
+    """Wait until partition 0 of `topic` holds `count` records (the replay is under way)."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    consumer = clients_for(settings).kafka_consumer(f"fault-watch-{uuid.uuid4().hex[:6]}")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+            except KafkaException:  # metadata not there yet, or the broker is restarting
+                high = -1
+            if high >= count:
+                return f"{topic} offsets >= {count}"
+            time.sleep(0.05)
+    finally:
+        consumer.close()
+    raise FaultError(f"the replay never put {count} records into {topic} within {timeout:.0f} s")
+
+
+def when_first_object_lands(settings: Settings, topic: str, timeout: float = 120) -> str:
+    """Wait until the sink has landed an object of `topic` (landing is under way)."""
+    s3 = clients_for(settings).s3()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(True for _ in s3.list_objects(settings.bucket, f"topics/{topic}/", True)):
+            return f"first object of {topic} landed"
+        time.sleep(0.1)
+    raise FaultError(f"nothing of {topic} landed in {settings.bucket} within {timeout:.0f} s")
+
+
+Trigger = Callable[[Settings], str]
+
+
+def injector(
+    name: str, trigger: Trigger, *, hold_s: float = 0.0
+) -> tuple[Callable[[Settings], None], list[FaultRecord]]:
+    """A `during_replay` callable for run_demo, and the list its record is appended to."""
+    records: list[FaultRecord] = []
+
+    def inject(settings: Settings) -> None:
+        when = trigger(settings)
+        records.append(kill(settings, name, hold_s=hold_s, when=when))
+
+    return inject, records
