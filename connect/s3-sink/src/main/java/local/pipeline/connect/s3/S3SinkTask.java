@@ -1,0 +1,244 @@
+package local.pipeline.connect.s3;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.connect.errors.ConnectException;
+import org.apache.kafka.connect.errors.RetriableException;
+import org.apache.kafka.connect.sink.ErrantRecordReporter;
+import org.apache.kafka.connect.sink.SinkRecord;
+import org.apache.kafka.connect.sink.SinkTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Buffers each assigned partition, writes sealed objects in offset order, and commits only the
+ * offsets whose records are in S3 (or in the dead-letter queue).
+ *
+ * <p>Exactly-once landing comes from two things, as in Confluent's S3 sink: object names are
+ * deterministic (topic, partition, start offset), and on {@link #open} the task looks at S3 for
+ * the highest landed offset of each partition and seeks after it, so a restart or a rebalance
+ * neither skips nor repeats a record whatever the consumer group had committed.
+ */
+public class S3SinkTask extends SinkTask {
+  private static final Logger log = LoggerFactory.getLogger(S3SinkTask.class);
+
+  private final Function<S3SinkConfig, ObjectStore> storeFactory;
+  private final LongSupplier clock;
+  private S3SinkConfig config;
+  private ObjectStore store;
+  private ErrantRecordReporter reporter;
+  private final Map<TopicPartition, PartitionBuffer> buffers = new HashMap<>();
+  private final Map<TopicPartition, String> buckets = new HashMap<>();
+  private final List<Future<Void>> deadLetters = new ArrayList<>();
+  private long deadLettered;
+
+  public S3SinkTask() {
+    this(AwsObjectStore::new, System::currentTimeMillis);
+  }
+
+  S3SinkTask(Function<S3SinkConfig, ObjectStore> storeFactory, LongSupplier clock) {
+    this.storeFactory = storeFactory;
+    this.clock = clock;
+  }
+
+  @Override
+  public String version() {
+    return S3SinkConnector.VERSION;
+  }
+
+  @Override
+  public void start(Map<String, String> props) {
+    config = new S3SinkConfig(props);
+    store = storeFactory.apply(config);
+    try {
+      reporter = context.errantRecordReporter();
+    } catch (NoSuchMethodError | NoClassDefFoundError e) {
+      reporter = null; // a worker older than Kafka 2.6: a bad record fails the task
+    }
+  }
+
+  @Override
+  public void open(Collection<TopicPartition> partitions) {
+    for (TopicPartition tp : partitions) {
+      String bucket;
+      try {
+        bucket = Buckets.bucketFor(tp.topic(), config.bucket());
+      } catch (IllegalArgumentException e) {
+        throw new ConnectException(e.getMessage());
+      }
+      PartitionBuffer buffer =
+          new PartitionBuffer(
+              tp.topic(),
+              tp.partition(),
+              config.flushSize(),
+              config.rotateIntervalMs(),
+              config.rotateScheduleMs());
+      OptionalLong landed;
+      try {
+        landed = store.landedUpTo(bucket, tp.topic(), tp.partition());
+      } catch (RuntimeException e) {
+        throw new ConnectException(
+            "cannot list s3://" + bucket + "/" + ObjectNames.partitionPrefix(tp.topic(), tp.partition())
+                + " to resume " + tp + ": check that the bucket exists and " + S3SinkConfig.STORE_URL
+                + " and the credentials are right (" + e.getMessage() + ")",
+            e);
+      }
+      if (landed.isPresent()) {
+        buffer.resumeAt(landed.getAsLong());
+        context.offset(tp, landed.getAsLong());
+        log.info("{}: S3 holds offsets below {}, resuming there", tp, landed.getAsLong());
+      }
+      buffers.put(tp, buffer);
+      buckets.put(tp, bucket);
+    }
+  }
+
+  @Override
+  public void close(Collection<TopicPartition> partitions) {
+    // What is buffered and not in S3 is not committed either: the next owner reads it again.
+    for (TopicPartition tp : partitions) {
+      buffers.remove(tp);
+      buckets.remove(tp);
+    }
+  }
+
+  @Override
+  public void put(Collection<SinkRecord> records) {
+    // Objects that failed to store last time go first: order within a partition is the contract.
+    storeSealed();
+    long now = clock.getAsLong();
+    for (SinkRecord record : records) {
+      TopicPartition tp = new TopicPartition(record.topic(), record.kafkaPartition());
+      PartitionBuffer buffer = buffers.get(tp);
+      if (buffer == null) {
+        throw new ConnectException("record of " + tp + ", which this task was never assigned");
+      }
+      long offset = record.kafkaOffset();
+      if (!buffer.accepts(offset)) {
+        continue;
+      }
+      byte[] line;
+      try {
+        line = JsonLine.toLine(valueBytes(record.value()));
+      } catch (InvalidRecordException e) {
+        deadLetter(record, e);
+        buffer.deadLettered(offset);
+        continue;
+      }
+      long time =
+          config.recordTime() && record.timestamp() != null ? record.timestamp() : now;
+      buffer.add(offset, line, time, now);
+    }
+    for (PartitionBuffer buffer : buffers.values()) {
+      buffer.tick(now);
+    }
+    storeSealed();
+  }
+
+  private static byte[] valueBytes(Object value) throws InvalidRecordException {
+    if (value == null || value instanceof byte[]) {
+      return (byte[]) value;
+    }
+    if (value instanceof String s) {
+      return s.getBytes(StandardCharsets.UTF_8);
+    }
+    // A schema'd converter has already parsed the bytes: writing them back would not be
+    // byte-identical, so the connector wants the raw value.
+    throw new InvalidRecordException(
+        "the value arrived as "
+            + value.getClass().getSimpleName()
+            + ", not bytes: set value.converter=org.apache.kafka.connect.converters.ByteArrayConverter"
+            + " on the connector so values land byte-identical");
+  }
+
+  private void deadLetter(SinkRecord record, InvalidRecordException e) {
+    if (reporter == null) {
+      throw new ConnectException(
+          "record " + record.topic() + "-" + record.kafkaPartition() + "@" + record.kafkaOffset()
+              + " " + e.getMessage() + "; set errors.tolerance=all and "
+              + "errors.deadletterqueue.topic.name to send such records to a dead-letter queue");
+    }
+    deadLettered++;
+    log.warn(
+        "{}-{}@{} to the dead-letter queue ({} so far): {}",
+        record.topic(), record.kafkaPartition(), record.kafkaOffset(), deadLettered, e.getMessage());
+    // With errors.tolerance=none this throws, failing the task as Connect documents.
+    deadLetters.add(reporter.report(record, e));
+  }
+
+  private void storeSealed() {
+    for (Map.Entry<TopicPartition, PartitionBuffer> e : buffers.entrySet()) {
+      PartitionBuffer buffer = e.getValue();
+      String bucket = buckets.get(e.getKey());
+      for (Batch batch = buffer.nextSealed(); batch != null; batch = buffer.nextSealed()) {
+        try {
+          store.put(bucket, batch);
+        } catch (RuntimeException ex) {
+          // Connect pauses, then calls put again; the batch is still first in line.
+          throw new RetriableException(
+              "cannot write s3://" + bucket + "/" + batch.key() + ": " + ex.getMessage(), ex);
+        }
+        buffer.stored(batch);
+      }
+    }
+  }
+
+  @Override
+  public Map<TopicPartition, OffsetAndMetadata> preCommit(
+      Map<TopicPartition, OffsetAndMetadata> currentOffsets) {
+    long now = clock.getAsLong();
+    for (PartitionBuffer buffer : buffers.values()) {
+      buffer.tick(now);
+    }
+    try {
+      storeSealed();
+    } catch (RetriableException e) {
+      log.warn("commit limited to what is in S3: {}", e.getMessage());
+    }
+    awaitDeadLetters();
+    Map<TopicPartition, OffsetAndMetadata> safe = new HashMap<>();
+    for (TopicPartition tp : currentOffsets.keySet()) {
+      PartitionBuffer buffer = buffers.get(tp);
+      if (buffer != null && buffer.safeOffset() >= 0) {
+        safe.put(tp, new OffsetAndMetadata(buffer.safeOffset()));
+      }
+    }
+    return safe;
+  }
+
+  private void awaitDeadLetters() {
+    try {
+      for (Future<Void> f : deadLetters) {
+        f.get();
+      }
+      deadLetters.clear();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ConnectException("interrupted waiting for the dead-letter queue", e);
+    } catch (ExecutionException e) {
+      throw new ConnectException("the dead-letter queue refused a record", e.getCause());
+    }
+  }
+
+  @Override
+  public void stop() {
+    if (store != null) {
+      store.close();
+    }
+  }
+
+  long deadLettered() {
+    return deadLettered;
+  }
+}
