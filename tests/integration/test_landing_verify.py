@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -24,15 +25,22 @@ from services.landing import verify, wait_until_landed
 from services.s3_sink.layout import dead_letter_key, object_key
 from services.s3_sink.process import settings_env
 from services.settings import PROJECT_ROOT, Settings
-from tests.integration.test_s3_sink import PrivateS3, private_namespace, private_s3
+from tests.integration.test_s3_sink import (
+    PrivateS3,
+    drop_private_namespace,
+    private_namespace,
+    private_s3,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink tests
 
 
 @pytest.fixture
-def target(stack: Settings, private_s3: PrivateS3) -> Settings:
-    return private_namespace(stack, private_s3)
+def target(stack: Settings, private_s3: PrivateS3) -> Iterator[Settings]:
+    settings = private_namespace(stack, private_s3)
+    yield settings
+    drop_private_namespace(stack, settings.pipeline_user_id, f"{settings.pipeline_user_id}.verify")
 
 
 def make_topic(settings: Settings) -> str:

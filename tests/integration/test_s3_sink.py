@@ -125,16 +125,33 @@ def private_namespace(stack: Settings, private_s3: PrivateS3) -> Settings:
     return settings
 
 
+def drop_private_namespace(stack: Settings, user_id: str, *extra_topics: str) -> None:
+    """Its topics (and `extra_topics`) on the stack's Kafka, and the bucket the stack's own
+    sink made for them in the stack's S3. The private S3 goes with its server."""
+    from tests.conftest import drop_namespace
+
+    shared = stack.model_copy(update={"pipeline_user_id": user_id})
+    if extra_topics:
+        admin = clients_for(shared).kafka_admin()
+        existing = set(admin.list_topics(timeout=10).topics)
+        doomed = [t for t in extra_topics if t in existing]
+        for future in admin.delete_topics(doomed).values() if doomed else []:
+            future.result(30)
+    drop_namespace(shared)
+
+
 @pytest.fixture
-def target(stack: Settings, private_s3: PrivateS3) -> Settings:
+def target(stack: Settings, private_s3: PrivateS3) -> Iterator[Settings]:
     """The test's namespace, landing into the private S3, with a fast rotation."""
-    return private_namespace(stack, private_s3).model_copy(
+    settings = private_namespace(stack, private_s3).model_copy(
         update={
             "sink_health_port": free_port(),
             "sink_flush_records": 100,
             "sink_flush_seconds": 1.0,
         }
     )
+    yield settings
+    drop_private_namespace(stack, settings.pipeline_user_id)
 
 
 def sink_for(settings: Settings, tmp_path: Path, **overrides: object) -> SinkProcess:
@@ -366,13 +383,16 @@ def test_a_namespace_created_after_the_sink_started_is_picked_up(
         before = sink.health()
         assert before is not None and before["assigned_partitions"] == 0
         admin = clients_for(later).kafka_admin()
-        futures = admin.create_topics([NewTopic(t, 1, 1) for t in later.topics])
-        for future in futures.values():
-            future.result(30)
-        created = time.monotonic()
-        sink.wait_for(lambda h: h["assigned_partitions"] == 3, 30, "assigned the new topics")
-        picked_up = time.monotonic() - created
-        produce(later, later.topic("pin"), values(5, "late"))
-        report = wait_until_landed(later, SETTLE_S, expect={later.topic("pin"): 5})
+        try:
+            futures = admin.create_topics([NewTopic(t, 1, 1) for t in later.topics])
+            for future in futures.values():
+                future.result(30)
+            created = time.monotonic()
+            sink.wait_for(lambda h: h["assigned_partitions"] == 3, 30, "assigned the new topics")
+            picked_up = time.monotonic() - created
+            produce(later, later.topic("pin"), values(5, "late"))
+            report = wait_until_landed(later, SETTLE_S, expect={later.topic("pin"): 5})
+        finally:
+            drop_private_namespace(stack, user_id)
     assert report.complete, report.problems()
     assert picked_up < 15, f"new topics took {picked_up:.1f} s to be assigned"
