@@ -27,8 +27,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.kinesis import names
-from services.kinesis.backend import KinesisBackend, PutRequest, PutResult
+from services.kinesis.backend import KinesisBackend, PutRequest, put_records_entries
 from services.kinesis.errors import KinesisError, error_response, serialization, validation
+from services.kinesis.fast import gateway_records
 from services.kinesis.protocol import describe_stream
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.produce import read_body
@@ -50,13 +51,14 @@ def _backend(request: Request) -> KinesisBackend:
     return backend
 
 
-async def _document(request: Request, *, optional: bool = False) -> dict[str, Any]:
+async def _body(request: Request) -> bytes:
     try:
-        body = await read_body(request, _backend(request).settings.rest_proxy_max_body_bytes)
+        return await read_body(request, _backend(request).settings.rest_proxy_max_body_bytes)
     except ProxyError as exc:
         raise KinesisError("SerializationException", exc.message, status=exc.status) from None
-    if optional and not body.strip():
-        return {}
+
+
+def _parse(body: bytes) -> dict[str, Any]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -67,6 +69,13 @@ async def _document(request: Request, *, optional: bool = False) -> dict[str, An
     if not isinstance(doc, dict):
         raise serialization("The request body must be a JSON object.")
     return doc
+
+
+async def _document(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    body = await _body(request)
+    if optional and not body.strip():
+        return {}
+    return _parse(body)
 
 
 def flatten(data: Any, where: str) -> list[bytes]:
@@ -95,14 +104,15 @@ def _record(doc: dict[str, Any], where: str, data_key: str, key_key: str) -> lis
     return [PutRequest(key, value) for value in flatten(doc[data_key], f"{where}{data_key}")]
 
 
-def _combine(counts: list[int], results: list[PutResult]) -> list[PutResult]:
-    """Per-record results of the flattened values -> one per record the client sent."""
+def _combine(counts: list[int], entries: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Per-record entries of the flattened values -> one per record the client sent: the
+    first failure of its group, else its first record's."""
     out = []
     i = 0
     for n in counts:
-        group = results[i : i + n]
+        group = entries[i : i + n]
         i += n
-        out.append(next((r for r in group if r.error_code is not None), group[0]))
+        out.append(next((e for e in group if "ErrorCode" in e), group[0]))
     return out
 
 
@@ -133,7 +143,8 @@ async def record(request: Request) -> Response:
     backend = _backend(request)
     name = names.check_stream_name(request.path_params["name"])
     puts = _record(await _document(request), "", "Data", "PartitionKey")
-    (result,) = _combine([len(puts)], await backend.put(name, puts))
+    results = await backend.put(name, puts)
+    result = next((r for r in results if r.error_code is not None), results[0])
     result.raise_if_failed()
     return _ok(result.as_dict())
 
@@ -143,7 +154,13 @@ async def records(request: Request) -> Response:
         raise _method(request, "PUT")
     backend = _backend(request)
     name = names.check_stream_name(request.path_params["name"])
-    doc = await _document(request)
+    body = await _body(request)
+    fast = gateway_records(body)
+    if fast is not None:
+        keys, values, _ = fast
+        failed, entries = put_records_entries(await backend.produce(name, keys, values))
+        return _ok({"FailedRecordCount": failed, "Records": entries, "EncryptionType": "NONE"})
+    doc = _parse(body)
     # The API Gateway tutorial's body is {"records": [{"data", "partition-key"}]}; the
     # Kinesis-shaped {"Records": [{"Data", "PartitionKey"}]} is taken as well.
     items = doc.get("records", doc.get("Records"))
@@ -163,11 +180,13 @@ async def records(request: Request) -> Response:
         group = _record(item, f"records[{i}].", data_key, key_key)
         counts.append(len(group))
         puts.extend(group)
-    results = _combine(counts, await backend.put(name, puts))
+    results = await backend.produce(name, [p.partition_key for p in puts], [p.data for p in puts])
+    _failed, entries = put_records_entries(results)
+    entries = _combine(counts, entries)
     return _ok(
         {
-            "FailedRecordCount": sum(r.error_code is not None for r in results),
-            "Records": [r.as_dict() for r in results],
+            "FailedRecordCount": sum("ErrorCode" in e for e in entries),
+            "Records": entries,
             "EncryptionType": "NONE",
         }
     )

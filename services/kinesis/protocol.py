@@ -21,7 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.kinesis import names
-from services.kinesis.backend import KinesisBackend, PutRequest, ShardInfo
+from services.kinesis.backend import (
+    KinesisBackend,
+    PutRequest,
+    ShardInfo,
+    put_records_entries,
+)
 from services.kinesis.errors import (
     AMZ_JSON,
     KinesisError,
@@ -29,6 +34,7 @@ from services.kinesis.errors import (
     serialization,
     validation,
 )
+from services.kinesis.fast import Batch, protocol_records
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.produce import read_body
 from services.rest_proxy.records import media_type
@@ -188,12 +194,18 @@ async def put_records(backend: KinesisBackend, doc: dict[str, Any]) -> dict[str,
     total = sum(len(r.data) + len(r.partition_key) for r in requests)
     if total > names.MAX_PUT_RECORDS_BYTES:
         raise validation(f"Records total {total} bytes: PutRecords takes at most 5 MiB per call.")
-    results = await backend.put(stream, requests)
-    return {
-        "FailedRecordCount": sum(r.error_code is not None for r in results),
-        "Records": [r.as_dict() for r in results],
-        "EncryptionType": "NONE",
-    }
+    hashes = [r.explicit_hash_key for r in requests]
+    batch = (
+        [r.partition_key for r in requests],
+        [r.data for r in requests],
+        hashes if any(h is not None for h in hashes) else None,
+    )
+    return await put_batch(backend, stream, batch)
+
+
+async def put_batch(backend: KinesisBackend, stream: str, batch: Batch) -> dict[str, Any]:
+    failed, entries = put_records_entries(await backend.produce(stream, *batch))
+    return {"FailedRecordCount": failed, "Records": entries, "EncryptionType": "NONE"}
 
 
 async def get_shard_iterator(backend: KinesisBackend, doc: dict[str, Any]) -> dict[str, Any]:
@@ -274,9 +286,15 @@ async def handle(request: Request) -> Response:
         body = await read_body(request, backend.settings.rest_proxy_max_body_bytes)
     except ProxyError as exc:
         raise KinesisError("SerializationException", exc.message, status=exc.status) from None
-    action, doc = parse_request(
-        request.headers.get("x-amz-target"), request.headers.get("content-type"), body
-    )
+    target = request.headers.get("x-amz-target")
+    content_type = request.headers.get("content-type")
+    if target == TARGET_PREFIX + "PutRecords" and media_type(content_type) in _JSON_TYPES:
+        fast = protocol_records(body)
+        if fast is not None:
+            ids, batch = fast
+            result = await put_batch(backend, stream_name(ids), batch)
+            return Response(orjson.dumps(result), media_type=AMZ_JSON)
+    action, doc = parse_request(target, content_type, body)
     result = await action(backend, doc)
     return Response(orjson.dumps(result), media_type=AMZ_JSON)
 

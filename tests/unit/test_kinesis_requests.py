@@ -82,3 +82,30 @@ def test_kinesis_url_on_a_port_the_proxy_already_serves_names_the_setting() -> N
     # Refused before any socket is bound.
     with pytest.raises(ProxyConfigError, match="KINESIS_URL"):
         serve(clash)
+
+
+def test_fast_path_takes_only_plain_batches_and_keeps_the_clients_json() -> None:
+    from services.kinesis.fast import gateway_records, protocol_records
+
+    body = b'{"records": [{"data": {"ind": 1, "t": "x"}, "partition-key": "pin"}]}'
+    assert gateway_records(body) == (["pin"], [b'{"ind": 1, "t": "x"}'], None)
+    # Anything else goes to the general path, which flattens arrays or names the problem.
+    for other in (
+        b'{"records": [{"data": [{"ind": 1}], "partition-key": "p"}]}',
+        b'{"records": [{"data": {"ind": 1}}]}',
+        b'{"records": [{"data": 1, "partition-key": ""}]}',
+        b'{"records": []}',
+        b'{"Records": [{"Data": {"ind": 1}, "PartitionKey": "p"}]}',
+        b"{not json",
+    ):
+        assert gateway_records(other) is None, other
+
+    sdk = orjson.dumps({"StreamName": "s", "Records": [{"Data": "aGk=", "PartitionKey": "k"}]})
+    assert protocol_records(sdk) == (
+        {"StreamName": "s", "StreamARN": None},
+        (["k"], [b"hi"], None),
+    )
+    assert (
+        protocol_records(b'{"StreamName": "s", "Records": [{"Data": "@@", "PartitionKey": "k"}]}')
+        is None
+    )

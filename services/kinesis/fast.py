@@ -1,0 +1,87 @@
+"""The hot path of PutRecords (500 records a call): msgspec decoders for both faces' bodies.
+
+Each decoder accepts only the plain shape and returns None for anything else, so the
+caller's general path parses that body and names what is wrong: the fast path never
+decides an error. API Gateway's `data` is kept as the client's JSON text (msgspec's Raw:
+never decoded and re-encoded); the protocol's base64 `Data` is decoded by msgspec in C.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.kinesis import names
+from services.rest_proxy.records import HAVE_MSGSPEC
+
+#: (partition keys, values, explicit hash keys or None) of one PutRecords call.
+Batch = tuple[list[str], list[bytes], list[str | None] | None]
+
+if HAVE_MSGSPEC:
+    import msgspec
+
+    class _GatewayRecord(msgspec.Struct):
+        data: msgspec.Raw
+        partition_key: str = msgspec.field(name="partition-key")
+
+    class _GatewayRecords(msgspec.Struct):
+        records: list[_GatewayRecord]
+
+    class _ProtocolRecord(msgspec.Struct):
+        Data: bytes  # base64 in the body, as the SDKs send it
+        PartitionKey: str
+        ExplicitHashKey: str | None = None
+
+    class _ProtocolRecords(msgspec.Struct):
+        Records: list[_ProtocolRecord]
+        StreamName: str | None = None
+        StreamARN: str | None = None
+
+    _GATEWAY: Any = msgspec.json.Decoder(_GatewayRecords)
+    _PROTOCOL: Any = msgspec.json.Decoder(_ProtocolRecords)
+    _ERRORS: tuple[type[Exception], ...] = (msgspec.ValidationError, msgspec.DecodeError)
+
+
+def _plain(keys: list[str], values: list[bytes]) -> bool:
+    """Within Kinesis' limits (the general path explains any breach)."""
+    if not 1 <= len(keys) <= names.MAX_PUT_RECORDS:
+        return False
+    if any(not 1 <= len(k) <= names.MAX_PARTITION_KEY_CHARS for k in keys):
+        return False
+    if any(len(v) > names.MAX_RECORD_BYTES for v in values):
+        return False
+    total = sum(map(len, values)) + sum(map(len, keys))
+    return total <= names.MAX_PUT_RECORDS_BYTES
+
+
+def gateway_records(body: bytes) -> Batch | None:
+    """`{"records": [{"data", "partition-key"}]}` without arrays in `data`, or None."""
+    if not HAVE_MSGSPEC:
+        return None
+    try:
+        request = _GATEWAY.decode(body)
+    except _ERRORS:
+        return None
+    keys = [r.partition_key for r in request.records]
+    values = [bytes(r.data) for r in request.records]
+    # An array is flattened into its rows: the general path does that.
+    if any(v[:1] == b"[" for v in values) or not _plain(keys, values):
+        return None
+    return keys, values, None
+
+
+def protocol_records(body: bytes) -> tuple[dict[str, Any], Batch] | None:
+    """PutRecords' JSON body: ({StreamName, StreamARN}, batch), or None."""
+    if not HAVE_MSGSPEC:
+        return None
+    try:
+        request = _PROTOCOL.decode(body)
+    except _ERRORS:
+        return None
+    records = request.Records
+    keys = [r.PartitionKey for r in records]
+    values = [r.Data for r in records]
+    if not _plain(keys, values):
+        return None
+    hashes = [r.ExplicitHashKey for r in records]
+    stream = {"StreamName": request.StreamName, "StreamARN": request.StreamARN}
+    return stream, (keys, values, hashes if any(h is not None for h in hashes) else None)
