@@ -7,7 +7,7 @@ RUNTIME ?= auto
 export RUNTIME
 
 .PHONY: help venv up down clean status logs seed emulate stream-emulate batch stream stream-once \
-        demo test test-unit lint format bench check-aws export-aws spark-cluster airflow airflow-test
+        demo test test-unit test-connect lint format bench check-aws export-aws spark-cluster airflow airflow-test
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,8 +59,13 @@ demo: $(VENV_STAMP) ## the whole flow: seed, replay, land, Spark, report; every 
 	@$(PY) -m services.demo
 
 test: $(VENV_STAMP) ## the whole test suite (unit, integration, end-to-end); starts the stack itself
+	@$(MAKE) --no-print-directory test-connect
 	@$(PY) -m services.stack install-test-tools
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-connect: ## the S3 sink connector's JUnit tests (connect/s3-sink, Maven Surefire)
+	@mvn -B -q -f connect/s3-sink/pom.xml -Dmaven.repo.local=$(CURDIR)/.local/cache/m2 \
+	  -Dplugin.build.dir=$(CURDIR)/.local/cache/connect/s3-sink-test test
 
 test-unit: $(VENV_STAMP) ## only the pure unit tests: seconds, no JVM, no network, no services
 	@$(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)

@@ -61,10 +61,14 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
 
 
 def _native_up(settings: Settings, say: Say) -> None:
-    install.install_all(settings)
+    plugin_rebuilt = install.install_all(settings)
     services = all_services(settings)
     sup = Supervisor(settings)
     sup.ensure_running(services)
+    if plugin_rebuilt and sup.state("connect") in ("RUNNING", "STARTING"):
+        # A worker scans plugin.path only at start-up.
+        say("  ..  connect: the S3 sink connector was rebuilt; restarting the worker to load it")
+        sup.stop("connect")
     for svc in services:
         _start_one(settings, sup, svc, say)
 

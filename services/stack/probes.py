@@ -14,6 +14,9 @@ import requests
 from services.clients import clients_for
 from services.settings import Settings
 
+#: The project's own connector (connect/s3-sink), which `make up` builds into plugin.path.
+S3_SINK_CONNECTOR_CLASS = "local.pipeline.connect.s3.S3SinkConnector"
+
 
 class ProbeError(RuntimeError):
     pass
@@ -91,9 +94,19 @@ def connect(settings: Settings) -> str:
     base = settings.kafka_connect_url.rstrip("/")
     info = _http_json(base + "/")
     connectors = _http_json(base + "/connectors")
+    plugins = _http_json(base + "/connector-plugins")
     version = info.get("version", "?") if isinstance(info, dict) else "?"
     count = len(connectors) if isinstance(connectors, list) else 0
-    return f"Connect {version}, {count} connectors"
+    sink = next(
+        (
+            p.get("version", "?")
+            for p in (plugins if isinstance(plugins, list) else [])
+            if isinstance(p, dict) and p.get("class") == S3_SINK_CONNECTOR_CLASS
+        ),
+        None,
+    )
+    plugin = f"S3 sink plugin {sink}" if sink else "no S3 sink plugin"
+    return f"Connect {version}, {count} connectors, {plugin}"
 
 
 def s3(settings: Settings) -> str:
