@@ -180,6 +180,9 @@ async def records(request: Request) -> Response:
         group = _record(item, f"records[{i}].", data_key, key_key)
         counts.append(len(group))
         puts.extend(group)
+    total = sum(len(p.data) + len(p.partition_key) for p in puts)
+    if total > names.MAX_PUT_RECORDS_BYTES:
+        raise validation(f"records total {total} bytes: PutRecords takes at most 5 MiB per call.")
     results = await backend.produce(name, [p.partition_key for p in puts], [p.data for p in puts])
     _failed, entries = put_records_entries(results)
     entries = _combine(counts, entries)
