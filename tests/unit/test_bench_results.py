@@ -10,6 +10,8 @@ import pytest
 from services import bench
 from services.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def sections(monkeypatch: pytest.MonkeyPatch) -> dict[str, bench.Section]:
