@@ -1,15 +1,16 @@
-"""Benchmark: the Spark batch job on S3 vs DuckDB on the same landed JSON, by data size.
+"""Benchmark: the Spark batch job vs DuckDB on the same landed objects in S3, by data size.
 
     python -m spark.bench                       # 11,153 and 1,000,000 events
     python -m spark.bench --sizes 11153         # just the default data set
 
 For each size: generate the events (`seed_data.generate`, seed 0) once into the sink's
 object layout under `<cache_dir>/bench/`, upload those objects to a bench namespace's
-bucket, run `python -m spark.batch` there in a fresh process (so Spark start-up counts),
-then compute the same nine answers with DuckDB over the *same files on local disk* (DuckDB's
-S3 support is an extension it would download, which this project cannot rely on), and
-check that both agree. DuckDB writes its answers and cleaned tables as Parquet to a temp
-folder so both sides do the same work. Prints the figures; `run()` returns them.
+bucket, run `python -m spark.batch --full` there in a fresh process (so Spark start-up
+counts), then compute the same nine answers with DuckDB reading the *same objects from the
+same S3 endpoint* (its httpfs extension, from the `duckdb-extension-httpfs` wheel) and
+writing its cleaned tables and answers back to the bucket as Parquet, so both sides do the
+same work; check that both agree. Then land `INCREMENT` new events as new objects and time
+an incremental `python -m spark.batch` on top. Prints the figures; `run()` returns them.
 """
 
 from __future__ import annotations
@@ -19,57 +20,100 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
+from minio.deleteobjects import DeleteObject
 from rich.console import Console
 from rich.table import Table
 
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings, SettingsError, load_settings
-from spark.landed import upload, write_events
+from spark.landed import upload_files, write_events
 
 DEFAULT_SIZES = (11_153, 1_000_000)
 SEED = 0
+#: New events landed on top of a size for the incremental run's figure.
+INCREMENT = 10_000
 
 
 def bench_settings(base: Settings, size: int) -> Settings:
     return base.model_copy(update={"pipeline_user_id": f"bench-spark-{size}"})
 
 
-def ensure_landed(settings: Settings, size: int) -> Path:
-    """The events in the sink's layout on local disk and in the bench bucket (both cached)."""
-    from seed_data.generate import events
-
-    root = settings.cache_dir / "bench" / f"spark-events-{size}-seed{SEED}"
+def _events_root(settings: Settings, name: str, evs: Any, first_offset: int = 0) -> Path:
+    root = settings.cache_dir / "bench" / name
     done = root / ".complete"
     if not done.exists():
         root.mkdir(parents=True, exist_ok=True)
-        write_events(root, settings, events(size=size, seed=SEED))
-        done.write_text(f"{size}\n")
-    s3 = clients_for(settings).s3()
-    if not s3.bucket_exists(settings.bucket):
-        s3.make_bucket(settings.bucket)
-    local = sum(1 for _ in (root / "topics").rglob("*.json"))
-    remote = sum(
-        1
-        for o in s3.list_objects(settings.bucket, prefix="topics/", recursive=True)
-        if (o.object_name or "").endswith(".json")
-    )
-    if remote != local:
-        upload(settings, root)
+        write_events(root, settings, evs, first_offset=first_offset)
+        done.write_text("done\n")
     return root
 
 
-def run_spark(settings: Settings, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def _keys(root: Path) -> dict[str, Path]:
+    return {p.relative_to(root).as_posix(): p for p in (root / "topics").rglob("*.json")}
+
+
+def ensure_landed(settings: Settings, size: int) -> Path:
+    """The events in the sink's layout on local disk and in the bench bucket (both cached).
+
+    The bucket ends up holding exactly these objects: an earlier run's increment is removed.
+    """
+    from seed_data.generate import events
+
+    root = _events_root(settings, f"spark-events-{size}-seed{SEED}", events(size=size, seed=SEED))
+    s3 = clients_for(settings).s3()
+    if not s3.bucket_exists(settings.bucket):
+        s3.make_bucket(settings.bucket)
+    local = _keys(root)
+    remote = {
+        o.object_name or ""
+        for o in s3.list_objects(settings.bucket, prefix="topics/", recursive=True)
+        if (o.object_name or "").endswith(".json")
+    }
+    extra = sorted(remote - set(local))
+    if extra:
+        errors = list(s3.remove_objects(settings.bucket, [DeleteObject(k) for k in extra]))
+        if errors:
+            raise RuntimeError(f"could not remove {len(errors)} old increment objects: {errors[0]}")
+    missing = [local[k] for k in sorted(set(local) - remote)]
+    if missing:
+        upload_files(settings, root, missing)
+    return root
+
+
+def land_increment(settings: Settings, size: int, count: int = INCREMENT) -> int:
+    """`count` new events (keys after the `size` already landed) as new objects; returns
+    how many objects were uploaded."""
+    from seed_data.generate import events
+
+    def shifted() -> Any:
+        # New events: the same generator, keys moved past the first `size` events'.
+        for e in events(size=count, seed=SEED + 1):
+            e.pin["index"] += size
+            e.geo["ind"] += size
+            e.user["ind"] += size
+            yield e
+
+    root = _events_root(
+        settings, f"spark-increment-{size}-{count}-seed{SEED + 1}", shifted(), first_offset=size
+    )
+    files = list(_keys(root).values())
+    return upload_files(settings, root, files)
+
+
+def run_spark(
+    settings: Settings, extra_env: dict[str, str] | None = None, *, full: bool = True
+) -> dict[str, Any]:
     """`python -m spark.batch --json` in a fresh process: its summary plus the wall time."""
     env = {**os.environ, "PIPELINE_USER_ID": settings.pipeline_user_id, **(extra_env or {})}
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "spark.batch", "--json"],
+        [sys.executable, "-m", "spark.batch", "--json", *(["--full"] if full else [])],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -121,6 +165,8 @@ def _null_if(col: str, *values: str) -> str:
 
 
 _FOLLOWERS = r"^(\d+(\.\d+)?)([kKmM]?)$"
+# Lines without a key are the Spark job's quarantine: DuckDB's ignore_errors keeps them as
+# rows of nulls, so they are dropped here.
 _CLEAN_SQL = f"""
 CREATE TABLE pin AS
 SELECT DISTINCT ON (ind) * FROM (
@@ -145,15 +191,15 @@ SELECT DISTINCT ON (ind) * FROM (
     {_null_if("image_src", "Image src error.")} AS image_src,
     regexp_replace({_null_if("save_location")}, '^Local save in ', '') AS save_location,
     {_null_if("category")} AS category
-  FROM pin_raw);
+  FROM pin_raw WHERE "index" IS NOT NULL);
 CREATE TABLE geo AS
 SELECT DISTINCT ON (ind) CAST(ind AS INTEGER) AS ind, country,
   [latitude, longitude] AS coordinates, CAST("timestamp" AS TIMESTAMP) AS "timestamp"
-FROM geo_raw;
+FROM geo_raw WHERE ind IS NOT NULL;
 CREATE TABLE "user" AS
 SELECT DISTINCT ON (ind) CAST(ind AS INTEGER) AS ind, first_name || ' ' || last_name AS user_name,
   CAST(age AS INTEGER) AS age, CAST(date_joined AS TIMESTAMP) AS date_joined
-FROM user_raw;
+FROM user_raw WHERE ind IS NOT NULL;
 """
 
 _AGE_GROUP = """CASE WHEN age BETWEEN 18 AND 24 THEN '18-24' WHEN age BETWEEN 25 AND 35 THEN '25-35'
@@ -241,16 +287,59 @@ QUESTIONS_SQL: dict[str, str] = {
 }
 
 
-def run_duckdb(root: Path, settings: Settings, threads: int = 2) -> dict[str, Any]:
-    """The job in DuckDB over the local copies: seconds per stage and the answers."""
-    seconds: dict[str, float] = {}
+def load_httpfs(con: duckdb.DuckDBPyConnection) -> str:
+    """Load DuckDB's S3 reader: from the pinned wheel when installed, else DuckDB's own
+    download (machines where the wheel does not exist, e.g. macOS). Returns where from."""
+    try:
+        import duckdb_extension_httpfs
+
+        folder = Path(duckdb_extension_httpfs.__file__).parent / "extensions"
+        path = folder / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    except ImportError:
+        path = None
+    if path is not None and path.exists():
+        con.execute(f"LOAD '{path}'")
+        return str(path)
+    con.execute("INSTALL httpfs")
+    con.execute("LOAD httpfs")
+    return "INSTALL httpfs"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def duckdb_s3(settings: Settings, threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that reads and writes the settings' S3 endpoint, as Spark does."""
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     con.execute("SET TimeZone = 'UTC'")
-    out = Path(tempfile.mkdtemp(prefix="duckdb-bench-"))
+    load_httpfs(con)
+    endpoint = urlparse(settings.s3_endpoint)
+    con.execute(
+        "CREATE SECRET bench_s3 (TYPE s3, "
+        f"KEY_ID {_sql_text(settings.s3_access_key.get_secret_value())}, "
+        f"SECRET {_sql_text(settings.s3_secret_key.get_secret_value())}, "
+        f"REGION {_sql_text(settings.s3_region)}, ENDPOINT {_sql_text(endpoint.netloc)}, "
+        f"URL_STYLE 'path', USE_SSL {str(endpoint.scheme == 'https').lower()})"
+    )
+    return con
+
+
+def run_duckdb(settings: Settings, threads: int = 2) -> dict[str, Any]:
+    """The job in DuckDB over the bucket's objects: seconds per stage and the answers.
+
+    Reads `s3://<bucket>/topics/...` and writes `s3://<bucket>/duckdb-bench/...`: the same
+    objects, endpoint and kind of outputs as the Spark job.
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    con = duckdb_s3(settings, threads)
+    seconds["startup"] = time.perf_counter() - start
+    out = f"s3://{settings.bucket}/duckdb-bench"
     start = time.perf_counter()
     for table, columns in (("pin", _PIN_COLUMNS), ("geo", _GEO_COLUMNS), ("user", _USER_COLUMNS)):
-        glob = root / "topics" / settings.topic(table) / "**" / "*.json"
+        glob = f"s3://{settings.bucket}/topics/{settings.topic(table)}/**/*.json"
         cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
         con.execute(
             f"CREATE TABLE \"{table}_raw\" AS SELECT * FROM read_json('{glob}', "
@@ -268,9 +357,9 @@ def run_duckdb(root: Path, settings: Settings, threads: int = 2) -> dict[str, An
     seconds["questions"] = time.perf_counter() - start
     start = time.perf_counter()
     for table in TABLES:
-        con.execute(f"COPY \"{table}\" TO '{out / table}.parquet' (FORMAT parquet)")
+        con.execute(f"COPY \"{table}\" TO '{out}/cleaned/{table}.parquet' (FORMAT parquet)")
     for name, sql in QUESTIONS_SQL.items():
-        con.execute(f"COPY ({sql}) TO '{out / name}.parquet' (FORMAT parquet)")
+        con.execute(f"COPY ({sql}) TO '{out}/analytics/{name}.parquet' (FORMAT parquet)")
     seconds["write"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())
     rows = {t: con.sql(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in TABLES}  # type: ignore[index]
@@ -287,12 +376,16 @@ def run(base: Settings, sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[dict[str
     for size in sizes:
         settings = bench_settings(base, size)
         start = time.perf_counter()
-        root = ensure_landed(settings, size)
+        ensure_landed(settings, size)
         prepare = time.perf_counter() - start
-        spark = run_spark(settings)
-        duck = run_duckdb(root, settings)
+        load = _load_average()
+        spark = run_spark(settings, full=True)
+        duck = run_duckdb(settings)
         summary = spark["summary"]
         agree = json.loads(json.dumps(duck["answers"], default=str)) == summary["answers"]
+        new_objects = land_increment(settings, size)
+        increment = run_spark(settings, full=False)
+        inc = increment["summary"]
         results.append(
             {
                 "events": size,
@@ -301,17 +394,32 @@ def run(base: Settings, sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[dict[str
                 "spark_seconds": summary["seconds"]["total"],
                 "spark_stages": summary["seconds"],
                 "spark_wall": spark["wall"],
+                "spark_objects_read": sum(summary["objects_read"].values()),
                 "duckdb_seconds": duck["seconds"]["total"],
                 "duckdb_stages": duck["seconds"],
+                "duckdb_source": "the same S3 objects (httpfs)",
                 "spark_over_duckdb": round(
                     summary["seconds"]["total"] / duck["seconds"]["total"], 2
                 ),
                 "cleaned_rows": summary["cleaned_rows"],
                 "duckdb_rows": duck["rows"],
                 "answers_agree": agree,
+                "incremental_events": INCREMENT,
+                "incremental_objects": new_objects,
+                "incremental_seconds": inc["seconds"]["total"],
+                "incremental_stages": inc["seconds"],
+                "incremental_wall": increment["wall"],
+                "incremental_new_rows": inc["new_rows"],
+                "load_average_1m_before": load,
+                "load_average_1m_after": _load_average(),
             }
         )
     return results
+
+
+def _load_average() -> float:
+    # The machine is shared: a figure means little without how busy it was.
+    return round(os.getloadavg()[0], 2)
 
 
 def print_results(results: list[dict[str, Any]], console: Console | None = None) -> None:
@@ -331,16 +439,25 @@ def print_results(results: list[dict[str, Any]], console: Console | None = None)
         table.add_row(
             "",
             "DuckDB",
-            "-",
-            *(f"{d[k]:.1f}" for k in ("read", "clean", "questions", "write", "total")),
+            *(f"{d[k]:.1f}" for k in ("startup", "read", "clean", "questions", "write", "total")),
             "yes" if r["answers_agree"] else "NO",
+        )
+        i = r["incremental_stages"]
+        table.add_row(
+            f"+{r['incremental_events']:,}",
+            "Spark, incremental",
+            *(f"{i[k]:.1f}" for k in ("startup", "read", "clean", "questions", "write", "total")),
+            "",
         )
     console.print(table)
     for r in results:
         console.print(
             f"{r['events']:,} events: Spark {r['spark_seconds']:.1f} s "
-            f"(process wall {r['spark_wall']:.1f} s) = {r['spark_over_duckdb']}x DuckDB's "
-            f"{r['duckdb_seconds']:.1f} s"
+            f"(process wall {r['spark_wall']:.1f} s, {r['spark_objects_read']:,} objects) = "
+            f"{r['spark_over_duckdb']}x DuckDB's {r['duckdb_seconds']:.1f} s (same S3 objects); "
+            f"+{r['incremental_events']:,} events incremental {r['incremental_seconds']:.1f} s "
+            f"(wall {r['incremental_wall']:.1f} s); load average "
+            f"{r['load_average_1m_before']} -> {r['load_average_1m_after']}"
         )
 
 
