@@ -7,6 +7,7 @@ or at loopback ports they opened and closed, never at AWS and never counting on 
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,8 +50,14 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    url = f"http://127.0.0.1:{port}"
+    # moto keeps its accounts, buckets and keys in module-level state: without a reset, a
+    # bucket one test made is still there for the next test's server in the same process.
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
     try:
-        yield f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(reset, timeout=10) as answer:
+            assert answer.status == 200, f"moto did not reset its state: {answer.status}"
+        yield url
     finally:
         server.stop()
 
