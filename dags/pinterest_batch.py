@@ -84,9 +84,19 @@ def _run_stage(stage: str, args: list[str], ok: tuple[int, ...] = (0,)) -> tuple
         f.write(f"--- {datetime.now().isoformat(timespec='seconds')}\n{text}")
     sys.stdout.write(text)
     if proc.returncode not in ok:
-        last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
-        raise StageFailed(f"stage {stage} failed (exit {proc.returncode}): {last} — log: {log}")
+        raise StageFailed(
+            f"stage {stage} failed (exit {proc.returncode}): {_last_words(proc)} — log: {log}"
+        )
     return proc.returncode, proc.stdout
+
+
+def _last_words(proc: subprocess.CompletedProcess[str]) -> str:
+    """The command's own complaint (`error: ...`, `landing: ...`), not a stack trace's tail."""
+    lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("at ", "...", "File ", "^", "%")) and ": " in line:
+            return line[:500]
+    return lines[-1][:500] if lines else "no output"
 
 
 def _local_landed() -> bool:

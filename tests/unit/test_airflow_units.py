@@ -90,3 +90,28 @@ def test_every_requirement_is_pinned_and_constrained() -> None:
     assert reqs and all("==" in r for r in reqs)
     constraints = [line for line in CONSTRAINTS.read_text().splitlines() if "==" in line]
     assert len(constraints) > 100  # every transitive dependency, not just the top level
+
+
+def test_export_aws_writes_the_dag_and_requirements_for_mwaa(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.aws.export import export_all
+    from services.aws.profile import VARIABLES
+
+    for var in VARIABLES:
+        monkeypatch.delenv(var.name, raising=False)
+    s = _settings(
+        pipeline_target="aws",
+        pipeline_user_id="0a1b2c3d",
+        kafka_rest_proxy_ec2_host="ec2-3-80-1-2.compute-1.amazonaws.com",
+        rest_proxy_url="https://abc123defg.execute-api.us-east-1.amazonaws.com/dev",
+        databricks_cluster_id="0123-abc",
+    )
+    out = export_all(s, tmp_path / "aws")
+    names = {str(p.relative_to(out.folder)) for p in out.files}
+    assert {"dags/0a1b2c3d_dag.py", "requirements.txt"} <= names
+    assert (out.folder / "dags" / "0a1b2c3d_dag.py").read_text() == dag_for_mwaa(s)
+    assert (out.folder / "requirements.txt").read_text() == mwaa_requirements()
+    readme = (out.folder / "README.txt").read_text()
+    assert "s3://<mwaa bucket>/dags/" in readme and "databricks_default" in readme
+    assert not [n for n in out.notes if "DATABRICKS_CLUSTER_ID" in n]
