@@ -35,6 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # A background thread that dies (a fault injector, a producer) fails its test instead of
     # printing a warning nobody reads.
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
+    # Visible to other sessions from the start, so none sweeps names this one is still using.
+    try:
+        SESSION.lock = stack_state.SessionLock(load_settings()).__enter__()
+    except Exception as exc:  # bad settings: the tests that need them say so themselves
+        logging.getLogger(__name__).warning("no test-session lock: %s", exc)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION.lock is not None:
+        SESSION.lock.__exit__()
 
 
 LAYERS = {"tests/unit/": "unit", "tests/integration/": "integration", "tests/e2e/": "e2e"}
@@ -58,22 +68,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if SESSION.before is None or SESSION.lock is None:
         return  # the stack was never used
     log = logging.getLogger(__name__)
-    with SESSION.lock:
-        settings = load_settings()
-        try:
-            now = stack_state.take(settings)
-            if SESSION.lock.others_alive():
-                # Another session shares this stack: its names are not ours to remove.
-                doomed = stack_state.registered(settings, now, SESSION.user_ids, SESSION.databases)
-            else:
-                doomed = stack_state.merged(
-                    stack_state.leftovers(settings, SESSION.before, now),
-                    stack_state.stale(settings, now),  # an earlier run's, if it died
-                )
-            for line in stack_state.sweep(settings, doomed):
-                log.warning("test sweep: could not remove %s", line)
-        except Exception as exc:  # the sweep is cleanup: it must not hide the tests' result
-            log.warning("test sweep failed: %s", exc)
+    settings = load_settings()
+    try:
+        now = stack_state.take(settings)
+        if SESSION.lock.others_alive():
+            # Another session shares this stack: its names are not ours to remove.
+            doomed = stack_state.registered(settings, now, SESSION.user_ids, SESSION.databases)
+        else:
+            doomed = stack_state.merged(
+                stack_state.leftovers(settings, SESSION.before, now),
+                # An earlier run's that died: test-prefixed names already there at the start.
+                stack_state.stale(settings, SESSION.before.intersection(now)),
+            )
+        for line in stack_state.sweep(settings, doomed):
+            log.warning("test sweep: could not remove %s", line)
+    except Exception as exc:  # the sweep is cleanup: it must not hide the tests' result
+        log.warning("test sweep failed: %s", exc)
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +97,6 @@ def stack(base_settings: Settings) -> Iterator[Settings]:
 
     lifecycle.up(base_settings)
     if SESSION.before is None:
-        SESSION.lock = stack_state.SessionLock(base_settings).__enter__()
         SESSION.before = stack_state.take(base_settings)
     yield base_settings
 

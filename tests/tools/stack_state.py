@@ -61,6 +61,17 @@ class StackState:
     # Grants of the shared accounts that exist: (user, host) -> sorted SHOW GRANTS lines.
     grants: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
+    def intersection(self, other: StackState) -> StackState:
+        """What both snapshots hold (grants: this one's)."""
+        return StackState(
+            self.topics & other.topics,
+            self.buckets & other.buckets,
+            self.groups & other.groups,
+            self.databases & other.databases,
+            self.accounts & other.accounts,
+            self.grants,
+        )
+
     def added_since(self, before: StackState) -> dict[str, list[str]]:
         return {
             "topics": sorted(self.topics - before.topics),
@@ -283,7 +294,7 @@ class SessionLock:
         self.path.write_text("")
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:  # idempotent: also called at unconfigure
         self.path.unlink(missing_ok=True)
 
     def others_alive(self) -> list[int]:
