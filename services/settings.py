@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     sink_flush_records: int = 1000
     sink_flush_seconds: float = 2.0
     sink_health_port: int = 8084
+    # Who lands Kafka into S3: `python` (services/s3_sink, the default for now) or `connect`
+    # (the connect/s3-sink connector, one per namespace registered by `make up`; issue 16).
+    landing_sink: Literal["python", "connect"] = "python"
 
     # --- Spark ------------------------------------------------------------------------
     spark_master: str = "local[*]"

@@ -237,7 +237,8 @@ def all_services(settings: Settings) -> list[Service]:
     # The project's own Python services join as soon as their packages exist.
     if _module_exists("services.rest_proxy.__main__"):
         services.append(rest_proxy(settings))
-    if _module_exists("services.s3_sink.__main__"):
+    # LANDING_SINK=connect lands through the Connect worker's connectors instead.
+    if _module_exists("services.s3_sink.__main__") and settings.landing_sink == "python":
         services.append(s3_sink(settings))
     return services
 

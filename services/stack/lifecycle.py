@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.settings import PROJECT_ROOT, Settings, load_settings
-from services.stack import bootstrap, install, probes
+from services.stack import bootstrap, connectors, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
 from services.stack.ports import is_listening, listener_pid, url_port
@@ -53,6 +53,8 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
     else:
         _native_up(settings, say)
     ensure_namespace(settings)
+    if settings.landing_sink == "connect":
+        say(f"  ok  connector   {_register_connector(settings)}")
     say(
         f"stack healthy in {time.monotonic() - started:.1f} s; namespace "
         f"'{settings.pipeline_user_id}': topics {', '.join(settings.topics)}, "
@@ -175,6 +177,16 @@ def ensure_namespace(settings: Settings) -> None:
         ) from exc
 
 
+def _register_connector(settings: Settings) -> str:
+    if runtime(settings) == "docker":
+        raise StackError(
+            "LANDING_SINK=connect needs the native runtime for now: the Connect container "
+            "does not load connect/s3-sink yet. Use RUNTIME=native, or LANDING_SINK=python."
+        )
+    name = connectors.register(settings)
+    return f"{name} RUNNING (lands {settings.pipeline_user_id}.* into {settings.bucket})"
+
+
 def down(settings: Settings) -> None:
     if runtime(settings) == "docker":
         _compose(["down"], settings)
@@ -219,7 +231,26 @@ def status(settings: Settings) -> list[ServiceStatus]:
         except Exception as exc:  # a status table must never crash on one bad service
             detail, ok = f"{state}: {type(exc).__name__}: {exc}"[:120], False
         rows.append(ServiceStatus(svc.name, svc.endpoint, ok, detail, str(svc.log(settings))))
+    rows.extend(_connector_rows(settings))
     return rows
+
+
+def _connector_rows(settings: Settings) -> list[ServiceStatus]:
+    """One row per Kafka Connect connector: its state and each task's."""
+    endpoint = settings.kafka_connect_url.rstrip("/") + "/connectors"
+    log = str(settings.logs_dir / "connect.log")
+    try:
+        states = connectors.all_states(settings)
+    except Exception as exc:  # the Connect row above already says why the worker is down
+        if settings.landing_sink != "connect":
+            return []
+        return [ServiceStatus("connectors", endpoint, False, f"{type(exc).__name__}", log)]
+    if not states and settings.landing_sink == "connect":
+        detail = "none registered: `make up` registers this namespace's"
+        return [ServiceStatus("connectors", endpoint, False, detail, log)]
+    return [
+        ServiceStatus(f"connector {s.name}", endpoint, s.running, s.summary(), log) for s in states
+    ]
 
 
 def restart(settings: Settings, name: str) -> None:

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.aws.export import connector_config
+from services.settings import Settings
+from services.stack.connectors import (
+    BYTE_ARRAY_CONVERTER,
+    local_connector_config,
+    parse_status,
+)
+from services.stack.definitions import all_services
+from services.stack.probes import S3_SINK_CONNECTOR_CLASS
+
+pytestmark = pytest.mark.unit
+
+
+def settings(**kw: Any) -> Settings:
+    return Settings(_env_file=None, **kw)
+
+
+def test_local_config_has_every_key_msk_connect_gets_with_the_same_values() -> None:
+    s = settings(pipeline_user_id="0a1b", sink_flush_records=500, sink_flush_seconds=2.5)
+    name, local = local_connector_config(s)
+    msk = connector_config(s)
+    assert name == "0a1b-s3-sink"
+    assert set(msk) <= set(local)
+    differing = {k for k in msk if msk[k] != local[k]}
+    # The class is this project's; the values arrive as raw bytes so they land byte-identical.
+    assert differing == {"connector.class", "value.converter"}
+    assert local["connector.class"] == S3_SINK_CONNECTOR_CLASS
+    assert local["value.converter"] == BYTE_ARRAY_CONVERTER
+    assert local["flush.size"] == "500"
+    assert local["rotate.schedule.interval.ms"] == "2500"
+    assert local["s3.bucket.name"] == "user-0a1b-bucket"
+    assert local["store.url"] == s.s3_endpoint
+    assert local["s3.path.style.access.enabled"] == "true"
+
+
+def test_status_parsing_running_failed_and_waiting() -> None:
+    running = parse_status(
+        {
+            "name": "x-s3-sink",
+            "connector": {"state": "RUNNING"},
+            "tasks": [{"id": 1, "state": "RUNNING"}, {"id": 0, "state": "RUNNING"}],
+        }
+    )
+    assert running.running and not running.failed
+    assert running.summary() == "connector RUNNING, tasks 0:RUNNING, 1:RUNNING"
+    failed = parse_status(
+        {
+            "name": "x",
+            "connector": {"state": "RUNNING"},
+            "tasks": [{"id": 0, "state": "FAILED", "trace": "boom"}],
+        }
+    )
+    assert failed.failed and not failed.running and failed.trace == "boom"
+    # A connector whose tasks are not assigned yet is not running.
+    assert not parse_status({"name": "x", "connector": {"state": "RUNNING"}, "tasks": []}).running
+
+
+def test_landing_sink_connect_drops_the_python_sink_service(tmp_path: Path) -> None:
+    # A private state folder: building the services writes their configuration files.
+    python = {svc.name for svc in all_services(settings(state_dir=tmp_path))}
+    connect = {
+        svc.name for svc in all_services(settings(state_dir=tmp_path, landing_sink="connect"))
+    }
+    assert "s3-sink" in python
+    assert python - connect == {"s3-sink"}
+
+
+def test_landing_sink_is_python_by_default_and_refuses_other_values() -> None:
+    assert settings().landing_sink == "python"
+    with pytest.raises(ValueError, match="landing_sink"):
+        settings(landing_sink="kafka")
