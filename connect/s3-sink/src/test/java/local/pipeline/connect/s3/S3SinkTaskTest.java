@@ -1,0 +1,213 @@
+package local.pipeline.connect.s3;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.metrics.PluginMetrics;
+import org.apache.kafka.connect.errors.RetriableException;
+import org.apache.kafka.connect.sink.ErrantRecordReporter;
+import org.apache.kafka.connect.sink.SinkRecord;
+import org.apache.kafka.connect.sink.SinkTaskContext;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The task's bookkeeping against an in-memory store and context: what lands, what commits. */
+class S3SinkTaskTest {
+  private static final TopicPartition TP = new TopicPartition("u1.pin", 0);
+
+  /** Objects by bucket and key; can be told to fail the next puts. */
+  static final class MemoryStore implements ObjectStore {
+    final Map<String, Map<String, Batch>> buckets = new HashMap<>();
+    int failPuts;
+
+    @Override
+    public void put(String bucket, Batch batch) {
+      if (failPuts > 0) {
+        failPuts--;
+        throw new IllegalStateException("S3 is down");
+      }
+      buckets.computeIfAbsent(bucket, b -> new HashMap<>()).put(batch.key(), batch);
+    }
+
+    @Override
+    public OptionalLong landedUpTo(String bucket, String topic, int partition) {
+      return buckets.getOrDefault(bucket, Map.of()).values().stream()
+          .filter(b -> b.topic().equals(topic) && b.partition() == partition)
+          .mapToLong(Batch::nextOffset)
+          .max();
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  static final class Context implements SinkTaskContext {
+    final Map<TopicPartition, Long> seeks = new HashMap<>();
+    final List<SinkRecord> deadLetters = new ArrayList<>();
+
+    @Override
+    public Map<String, String> configs() {
+      return Map.of();
+    }
+
+    @Override
+    public void offset(Map<TopicPartition, Long> offsets) {
+      seeks.putAll(offsets);
+    }
+
+    @Override
+    public void offset(TopicPartition tp, long offset) {
+      seeks.put(tp, offset);
+    }
+
+    @Override
+    public void timeout(long timeoutMs) {}
+
+    @Override
+    public Set<TopicPartition> assignment() {
+      return Set.of(TP);
+    }
+
+    @Override
+    public void pause(TopicPartition... partitions) {}
+
+    @Override
+    public void resume(TopicPartition... partitions) {}
+
+    @Override
+    public void requestCommit() {}
+
+    @Override
+    public ErrantRecordReporter errantRecordReporter() {
+      return (record, error) -> {
+        deadLetters.add(record);
+        return CompletableFuture.completedFuture(null);
+      };
+    }
+
+    @Override
+    public PluginMetrics pluginMetrics() {
+      return null;
+    }
+  }
+
+  private final MemoryStore store = new MemoryStore();
+  private final Context context = new Context();
+  private long now = 1_000;
+
+  private S3SinkTask task(Map<String, String> extra) {
+    Map<String, String> props = new HashMap<>(Map.of("flush.size", "3"));
+    props.putAll(extra);
+    S3SinkTask task = new S3SinkTask(config -> store, () -> now);
+    task.initialize(context);
+    task.start(props);
+    task.open(List.of(TP));
+    return task;
+  }
+
+  private static SinkRecord record(long offset, String value) {
+    byte[] bytes = value == null ? null : value.getBytes(StandardCharsets.UTF_8);
+    return new SinkRecord(TP.topic(), TP.partition(), null, null, null, bytes, offset);
+  }
+
+  private static List<SinkRecord> records(long from, long to) {
+    List<SinkRecord> out = new ArrayList<>();
+    for (long o = from; o < to; o++) {
+      out.add(record(o, "{\"i\":" + o + "}"));
+    }
+    return out;
+  }
+
+  private long committed(S3SinkTask task) {
+    Map<TopicPartition, OffsetAndMetadata> offsets =
+        task.preCommit(Map.of(TP, new OffsetAndMetadata(999)));
+    return offsets.containsKey(TP) ? offsets.get(TP).offset() : -1;
+  }
+
+  @BeforeEach
+  void clock() {
+    now = 1_000;
+  }
+
+  @Test
+  void landsInTheNamespacesBucketAndCommitsOnlyWhatLanded() {
+    S3SinkTask task = task(Map.of());
+    task.put(records(0, 5));
+    assertEquals(Set.of("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"),
+        store.buckets.get("user-u1-bucket").keySet());
+    // Offsets 3 and 4 are buffered, not in S3: the commit stops before them.
+    assertEquals(3, committed(task));
+  }
+
+  @Test
+  void openSeeksAfterTheLastLandedOffsetAndSkipsRedeliveries() {
+    store.put("user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'1'})));
+    store.put("user-u1-bucket", new Batch(TP.topic(), 0, 1, List.of(new byte[] {'2'})));
+    S3SinkTask task = task(Map.of());
+    assertEquals(Map.of(TP, 2L), context.seeks);
+    assertEquals(2, committed(task));
+    // A record below the seek (delivered before it took effect) is not landed again.
+    task.put(records(1, 5));
+    assertEquals(3, store.buckets.get("user-u1-bucket").size());
+    assertTrue(store.buckets.get("user-u1-bucket")
+        .containsKey("topics/u1.pin/partition=0/u1.pin+0+0000000002.json"));
+  }
+
+  @Test
+  void aFailedWriteIsRetriableAndRetriedFirstInOrder() {
+    S3SinkTask task = task(Map.of());
+    store.failPuts = 1;
+    assertThrows(RetriableException.class, () -> task.put(records(0, 3)));
+    assertTrue(store.buckets.isEmpty());
+    // Connect redelivers the same records: they are not taken twice, the sealed batch lands.
+    task.put(records(0, 3));
+    assertEquals(1, store.buckets.get("user-u1-bucket").size());
+    assertEquals(3, committed(task));
+  }
+
+  @Test
+  void badRecordGoesToTheReporterAndIsCommittedPast() {
+    S3SinkTask task = task(Map.of());
+    List<SinkRecord> batch = new ArrayList<>(records(0, 2));
+    batch.add(record(2, "not json"));
+    batch.add(record(3, null));
+    batch.addAll(records(4, 7));
+    task.put(batch);
+    assertEquals(List.of(2L, 3L), context.deadLetters.stream().map(SinkRecord::kafkaOffset).toList());
+    // 0-1 sealed by the cut before the bad record, 4-6 by count: nothing left to land.
+    assertEquals(Set.of(
+            "topics/u1.pin/partition=0/u1.pin+0+0000000000.json",
+            "topics/u1.pin/partition=0/u1.pin+0+0000000004.json"),
+        store.buckets.get("user-u1-bucket").keySet());
+    assertEquals(7, committed(task));
+  }
+
+  @Test
+  void scheduleRotationLandsAPartialObjectOnCommit() {
+    S3SinkTask task = task(Map.of("rotate.schedule.interval.ms", "500", "flush.size", "100"));
+    task.put(records(0, 2));
+    assertEquals(0, committed(task));
+    now += 500;
+    assertEquals(2, committed(task));
+    assertEquals(Set.of("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"),
+        store.buckets.get("user-u1-bucket").keySet());
+  }
+
+  @Test
+  void explicitBucketOverridesTheDerivedOne() {
+    S3SinkTask task = task(Map.of("s3.bucket.name", "mine"));
+    task.put(records(0, 3));
+    assertEquals(Set.of("mine"), store.buckets.keySet());
+  }
+}
