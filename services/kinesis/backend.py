@@ -238,7 +238,7 @@ class KinesisBackend:
             [r.data for r in requests],
             hashes if any(h is not None for h in hashes) else None,
         )
-        return [_put_result(r) for r in results]
+        return [put_result(r) for r in results]
 
     # --- reading ------------------------------------------------------------------------
     async def iterator(
@@ -287,7 +287,7 @@ class KinesisBackend:
             return await asyncio.to_thread(_read, reader, it.stream, it.partition, it.offset, limit)
 
 
-def _put_result(r: RecordResult) -> PutResult:
+def put_result(r: RecordResult) -> PutResult:
     if r.error_code is None and r.partition is not None and r.offset is not None:
         return PutResult(names.sequence_number(r.partition, r.offset), names.shard_id(r.partition))
     return PutResult(
@@ -314,7 +314,7 @@ def put_records_entries(results: list[RecordResult]) -> tuple[int, list[dict[str
             entries.append({"SequenceNumber": f"49{p:010d}{offset:020d}", "ShardId": shard})
         else:
             failed += 1
-            entries.append(_put_result(r).as_dict())
+            entries.append(put_result(r).as_dict())
     return failed, entries
 
 

@@ -26,6 +26,10 @@ if HAVE_MSGSPEC:
     class _GatewayRecords(msgspec.Struct):
         records: list[_GatewayRecord]
 
+    class _GatewayRecord1(msgspec.Struct):
+        Data: msgspec.Raw
+        PartitionKey: str
+
     class _ProtocolRecord(msgspec.Struct):
         Data: bytes  # base64 in the body, as the SDKs send it
         PartitionKey: str
@@ -37,6 +41,7 @@ if HAVE_MSGSPEC:
         StreamARN: str | None = None
 
     _GATEWAY: Any = msgspec.json.Decoder(_GatewayRecords)
+    _GATEWAY_ONE: Any = msgspec.json.Decoder(_GatewayRecord1)
     _PROTOCOL: Any = msgspec.json.Decoder(_ProtocolRecords)
     _ERRORS: tuple[type[Exception], ...] = (msgspec.ValidationError, msgspec.DecodeError)
 
@@ -67,6 +72,20 @@ def gateway_records(body: bytes) -> Batch | None:
     if any(v[:1] == b"[" for v in values) or not _plain(keys, values):
         return None
     return keys, values, None
+
+
+def gateway_record(body: bytes) -> tuple[str, bytes] | None:
+    """`PUT .../record`'s `{"Data": <not an array>, "PartitionKey"}` -> (key, value), or None."""
+    if not HAVE_MSGSPEC:
+        return None
+    try:
+        request = _GATEWAY_ONE.decode(body)
+    except _ERRORS:
+        return None
+    value = bytes(request.Data)
+    if value[:1] == b"[" or not _plain([request.PartitionKey], [value]):
+        return None
+    return request.PartitionKey, value
 
 
 def protocol_records(body: bytes) -> tuple[dict[str, Any], Batch] | None:

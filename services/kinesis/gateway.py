@@ -27,9 +27,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.kinesis import names
-from services.kinesis.backend import KinesisBackend, PutRequest, put_records_entries
+from services.kinesis.backend import (
+    KinesisBackend,
+    PutRequest,
+    put_records_entries,
+    put_result,
+)
 from services.kinesis.errors import KinesisError, error_response, serialization, validation
-from services.kinesis.fast import gateway_records
+from services.kinesis.fast import gateway_record, gateway_records
 from services.kinesis.protocol import describe_stream
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.produce import read_body
@@ -142,8 +147,14 @@ async def record(request: Request) -> Response:
         raise _method(request, "PUT")
     backend = _backend(request)
     name = names.check_stream_name(request.path_params["name"])
-    puts = _record(await _document(request), "", "Data", "PartitionKey")
-    results = await backend.put(name, puts)
+    body = await _body(request)
+    fast = gateway_record(body)
+    if fast is not None:
+        (one,) = await backend.produce(name, [fast[0]], [fast[1]])
+        results = [put_result(one)]
+    else:
+        puts = _record(_parse(body), "", "Data", "PartitionKey")
+        results = await backend.put(name, puts)
     result = next((r for r in results if r.error_code is not None), results[0])
     result.raise_if_failed()
     return _ok(result.as_dict())

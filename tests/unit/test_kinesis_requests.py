@@ -109,3 +109,19 @@ def test_fast_path_takes_only_plain_batches_and_keeps_the_clients_json() -> None
         protocol_records(b'{"StreamName": "s", "Records": [{"Data": "@@", "PartitionKey": "k"}]}')
         is None
     )
+
+
+def test_fast_path_of_one_record() -> None:
+    from services.kinesis.fast import gateway_record
+
+    assert gateway_record(b'{"StreamName": "s", "Data": {"a": 1}, "PartitionKey": "k"}') == (
+        "k",
+        b'{"a": 1}',
+    )
+    for other in (
+        b'{"Data": [{"a": 1}], "PartitionKey": "k"}',
+        b'{"Data": {"a": 1}}',
+        b'{"PartitionKey": "k"}',
+        b'{"Data": 1, "PartitionKey": ""}',
+    ):
+        assert gateway_record(other) is None, other
