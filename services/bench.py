@@ -433,7 +433,13 @@ def readme_paragraph(document: dict[str, Any]) -> str:
         f"{meta.get('memory_gib', '?')} GiB machine (commit {', '.join(commits) or '?'}; "
         f"{dates[0] if dates else '?'}"
         + (f" to {dates[-1]}" if dates and dates[-1] != dates[0] else "")
-        + "; every figure, its date and commit are in `bench/results.json`): "
+        + "; every figure, its date and commit are in `bench/results.json`"
+        + (
+            "; smaller sizes of a `--quick` run"
+            if any(v.get("quick") for v in results.values())
+            else ""
+        )
+        + "): "
     )
     return head + "; ".join(parts) + "."
 
