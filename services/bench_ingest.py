@@ -246,12 +246,10 @@ def bench_namespace(settings: Settings) -> Iterator[Settings]:
     try:
         yield ns
     finally:
-        admin = clients_for(ns).kafka_admin()
-        for future in admin.delete_topics(ns.topics + ns.streaming_topics).values():
-            future.result(30)
-        s3 = clients_for(ns).s3()
-        if s3.bucket_exists(ns.bucket):
-            s3.remove_bucket(ns.bucket)
+        from services.stack import bootstrap
+
+        # The running sink lands these topics too: topics, objects and bucket all go.
+        bootstrap.drop_namespace(ns)
 
 
 def run(
