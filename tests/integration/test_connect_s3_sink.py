@@ -301,6 +301,28 @@ def test_lands_layout_byte_identical_rotation_and_dead_letter(landing: Landing) 
     landing.wait_state(name, "RUNNING", 1)
 
 
+def test_an_object_another_writer_stored_is_never_replaced(landing: Landing) -> None:
+    """A writer that took the key first (a zombie's late PUT, looked at from the other side)."""
+    topic = landing.topic("events")
+    name = f"{landing.user_id}-s3-sink"
+    landing.put(name, landing.config(topic, **{"rotate.schedule.interval.ms": "60000"}))
+    landing.wait_state(name, "RUNNING", 1)
+    records = [value(i, "fence") for i in range(20)]
+    # After the task opened the partition: 0-5 under the key its first object (0-9) will want.
+    key = f"topics/{topic}/partition=0/{topic}+0+{0:010d}.json"
+    theirs = b"".join(v + b"\n" for v in records[:6])
+    clients_for(landing.settings).s3().put_object(
+        landing.bucket, key, io.BytesIO(theirs), len(theirs)
+    )
+    produce(landing.settings, topic, [(0, v) for v in records])
+    exactly_once(landing.wait_landed(topic, {0: 20}), {0: 20})
+    objects = landing.objects()
+    assert objects[key] == theirs, "the connector replaced an object it did not write"
+    assert sorted(objects) == [
+        f"topics/{topic}/partition=0/{topic}+0+{s:010d}.json" for s in (0, 6, 10)
+    ]
+
+
 def test_recreated_connector_resumes_from_what_landed(landing: Landing) -> None:
     """Its consumer group gone, a new connector still neither repeats nor skips a record."""
     topic = landing.topic("events")

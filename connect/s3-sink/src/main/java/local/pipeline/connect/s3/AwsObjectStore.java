@@ -16,6 +16,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /** The AWS SDK v2 S3 client, pointed at store.url with path-style access when set. */
@@ -44,14 +45,36 @@ public final class AwsObjectStore implements ObjectStore {
   }
 
   @Override
-  public void put(String bucket, Batch batch) {
-    s3.putObject(
-        r ->
-            r.bucket(bucket)
-                .key(batch.key())
-                .contentType("application/json")
-                .metadata(Map.of(END_OFFSET, Long.toString(batch.endOffset()))),
-        RequestBody.fromBytes(batch.body()));
+  public OptionalLong putIfAbsent(String bucket, Batch batch) {
+    try {
+      s3.putObject(
+          r ->
+              r.bucket(bucket)
+                  .key(batch.key())
+                  .contentType("application/json")
+                  .metadata(Map.of(END_OFFSET, Long.toString(batch.endOffset())))
+                  // S3 (since 2024) and SeaweedFS refuse the PUT if the key exists: a task
+                  // that lost its partition can never replace what the new owner stored.
+                  .overrideConfiguration(o -> o.putHeader("If-None-Match", "*")),
+          RequestBody.fromBytes(batch.body()));
+      return OptionalLong.empty();
+    } catch (S3Exception e) {
+      if (e.statusCode() != 412) {
+        throw e;
+      }
+    }
+    return OptionalLong.of(nextOffsetOf(bucket, batch.key(), batch.startOffset()));
+  }
+
+  private long nextOffsetOf(String bucket, String key, long start) {
+    HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(key));
+    String end = head.metadata().get(END_OFFSET);
+    if (end != null) {
+      return Long.parseLong(end) + 1;
+    }
+    // Written by another writer (the Python sink): count its lines.
+    ResponseBytes<GetObjectResponse> body = s3.getObjectAsBytes(r -> r.bucket(bucket).key(key));
+    return start + Batch.countLines(body.asByteArray());
   }
 
   @Override
@@ -71,15 +94,7 @@ public final class AwsObjectStore implements ObjectStore {
     if (lastKey == null) {
       return OptionalLong.empty();
     }
-    String key = lastKey;
-    HeadObjectResponse head = s3.headObject(r -> r.bucket(bucket).key(key));
-    String end = head.metadata().get(END_OFFSET);
-    if (end != null) {
-      return OptionalLong.of(Long.parseLong(end) + 1);
-    }
-    // Written by another writer (the Python sink): count its lines.
-    ResponseBytes<GetObjectResponse> body = s3.getObjectAsBytes(r -> r.bucket(bucket).key(key));
-    return OptionalLong.of(lastStart + Batch.countLines(body.asByteArray()));
+    return OptionalLong.of(nextOffsetOf(bucket, lastKey, lastStart));
   }
 
   @Override

@@ -20,6 +20,16 @@ public record Batch(String topic, int partition, long startOffset, List<byte[]> 
     return startOffset + lines.size();
   }
 
+  /** The part of this batch at offset and after: a new object, named for offset. */
+  public Batch fromOffset(long offset) {
+    if (offset <= startOffset || offset >= nextOffset()) {
+      throw new IllegalArgumentException(
+          "offset " + offset + " does not cut " + startOffset + ".." + endOffset());
+    }
+    List<byte[]> rest = lines.subList((int) (offset - startOffset), lines.size());
+    return new Batch(topic, partition, offset, rest);
+  }
+
   public String key() {
     return ObjectNames.key(topic, partition, startOffset);
   }

@@ -111,6 +111,59 @@ public final class PartitionBuffer {
     sealed.removeFirst();
   }
 
+  /**
+   * The oldest sealed batch's key was taken: the object there covers offsets below
+   * existingNext (another writer's, or a late write of a task that lost the partition). It is
+   * never replaced; what it does not cover lands under a new name, and everything below it is
+   * dropped. Returns how many buffered records were dropped.
+   */
+  public int foundLanded(Batch batch, long existingNext) {
+    if (sealed.peekFirst() != batch) {
+      throw new IllegalStateException("only the oldest sealed batch is being stored");
+    }
+    sealed.removeFirst();
+    int dropped = 0;
+    if (existingNext > batch.startOffset() && existingNext < batch.nextOffset()) {
+      sealed.addFirst(batch.fromOffset(existingNext));
+      dropped += (int) (existingNext - batch.startOffset());
+    } else {
+      dropped += batch.lines().size();
+    }
+    return dropped + skipBelow(existingNext);
+  }
+
+  /** Everything below offset is in S3 already: drop it, cutting a batch that straddles it. */
+  public int skipBelow(long offset) {
+    int dropped = 0;
+    Deque<Batch> kept = new ArrayDeque<>();
+    for (Batch b : sealed) {
+      if (b.nextOffset() <= offset) {
+        dropped += b.lines().size();
+      } else if (b.startOffset() < offset) {
+        dropped += (int) (offset - b.startOffset());
+        kept.add(b.fromOffset(offset));
+      } else {
+        kept.add(b);
+      }
+    }
+    sealed.clear();
+    sealed.addAll(kept);
+    if (!lines.isEmpty() && start < offset) {
+      int cut = (int) Math.min(offset - start, lines.size());
+      dropped += cut;
+      List<byte[]> rest = new ArrayList<>(lines.subList(cut, lines.size()));
+      lines.clear();
+      lines.addAll(rest);
+      start = offset;
+      bytes = 0;
+      for (byte[] line : lines) {
+        bytes += line.length + 1;
+      }
+    }
+    next = Math.max(next, offset);
+    return dropped;
+  }
+
   /** Forget everything buffered: S3 holds everything below offset, resume there. */
   public void resumeAt(long offset) {
     sealed.clear();

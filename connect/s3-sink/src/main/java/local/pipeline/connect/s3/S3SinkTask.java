@@ -182,14 +182,23 @@ public class S3SinkTask extends SinkTask {
       PartitionBuffer buffer = e.getValue();
       String bucket = buckets.get(e.getKey());
       for (Batch batch = buffer.nextSealed(); batch != null; batch = buffer.nextSealed()) {
+        OptionalLong existing;
         try {
-          store.put(bucket, batch);
+          existing = store.putIfAbsent(bucket, batch);
         } catch (RuntimeException ex) {
           // Connect pauses, then calls put again; the batch is still first in line.
           throw new RetriableException(
               "cannot write s3://" + bucket + "/" + batch.key() + ": " + ex.getMessage(), ex);
         }
-        buffer.stored(batch);
+        if (existing.isEmpty()) {
+          buffer.stored(batch);
+        } else {
+          int dropped = buffer.foundLanded(batch, existing.getAsLong());
+          log.warn(
+              "s3://{}/{} already exists (another writer, or a late write of ours) up to offset"
+                  + " {}: not replacing it, carrying on after it ({} buffered records dropped)",
+              bucket, batch.key(), existing.getAsLong() - 1, dropped);
+        }
       }
     }
   }

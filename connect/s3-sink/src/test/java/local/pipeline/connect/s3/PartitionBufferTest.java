@@ -138,6 +138,47 @@ class PartitionBufferTest {
   }
 
   @Test
+  void foundLandedCutsTheBatchAtTheExistingObjectsEnd() {
+    PartitionBuffer b = new PartitionBuffer("t", 0, 4, -1, -1);
+    for (long o = 0; o < 10; o++) {
+      b.add(o, line(o), 0, 0);
+    }
+    // Sealed 0-3 and 4-7, open 8-9; the key of 0-3 holds 0-5 (another writer's rotation).
+    assertEquals(6, b.foundLanded(b.nextSealed(), 6));
+    List<Batch> batches = drain(b);
+    assertEquals(6, batches.get(0).startOffset());
+    assertEquals(7, batches.get(0).endOffset());
+    assertEquals(1, batches.size());
+    assertEquals(8, b.safeOffset());
+  }
+
+  @Test
+  void foundLandedBeyondEverythingBufferedDropsItAll() {
+    PartitionBuffer b = new PartitionBuffer("t", 0, 2, -1, -1);
+    for (long o = 0; o < 5; o++) {
+      b.add(o, line(o), 0, 0);
+    }
+    assertEquals(5, b.foundLanded(b.nextSealed(), 20));
+    assertNull(b.nextSealed());
+    assertEquals(0, b.openRecords());
+    assertEquals(20, b.safeOffset());
+    assertFalse(b.accepts(19));
+  }
+
+  @Test
+  void skipBelowCutsTheOpenBatch() {
+    PartitionBuffer b = new PartitionBuffer("t", 0, 100, -1, -1);
+    for (long o = 0; o < 5; o++) {
+      b.add(o, line(o), 0, 0);
+    }
+    assertEquals(3, b.skipBelow(3));
+    b.seal();
+    Batch batch = b.nextSealed();
+    assertEquals(3, batch.startOffset());
+    assertArrayEquals(line(3), batch.lines().get(0));
+  }
+
+  @Test
   void flushSizeBelowOneIsRefused() {
     assertThrows(IllegalArgumentException.class, () -> new PartitionBuffer("t", 0, 0, -1, -1));
   }

@@ -32,12 +32,13 @@ class S3SinkTaskTest {
     int failPuts;
 
     @Override
-    public void put(String bucket, Batch batch) {
+    public OptionalLong putIfAbsent(String bucket, Batch batch) {
       if (failPuts > 0) {
         failPuts--;
         throw new IllegalStateException("S3 is down");
       }
-      buckets.computeIfAbsent(bucket, b -> new HashMap<>()).put(batch.key(), batch);
+      Batch there = buckets.computeIfAbsent(bucket, b -> new HashMap<>()).putIfAbsent(batch.key(), batch);
+      return there == null ? OptionalLong.empty() : OptionalLong.of(there.nextOffset());
     }
 
     @Override
@@ -152,8 +153,8 @@ class S3SinkTaskTest {
 
   @Test
   void openSeeksAfterTheLastLandedOffsetAndSkipsRedeliveries() {
-    store.put("user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'1'})));
-    store.put("user-u1-bucket", new Batch(TP.topic(), 0, 1, List.of(new byte[] {'2'})));
+    store.putIfAbsent("user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'1'})));
+    store.putIfAbsent("user-u1-bucket", new Batch(TP.topic(), 0, 1, List.of(new byte[] {'2'})));
     S3SinkTask task = task(Map.of());
     assertEquals(Map.of(TP, 2L), context.seeks);
     assertEquals(2, committed(task));
@@ -202,6 +203,21 @@ class S3SinkTaskTest {
     assertEquals(2, committed(task));
     assertEquals(Set.of("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"),
         store.buckets.get("user-u1-bucket").keySet());
+  }
+
+  @Test
+  void anExistingObjectIsNeverReplacedAndTheRestLandsAfterIt() {
+    S3SinkTask task = task(Map.of("flush.size", "5"));
+    // Another writer (a task that took the partition over) stored 0-1 after this task opened.
+    Batch other = new Batch(TP.topic(), 0, 0, List.of(new byte[] {'a'}, new byte[] {'b'}));
+    store.putIfAbsent("user-u1-bucket", other);
+    task.put(records(0, 5));
+    Map<String, Batch> objects = store.buckets.get("user-u1-bucket");
+    assertEquals(other, objects.get("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"));
+    Batch rest = objects.get("topics/u1.pin/partition=0/u1.pin+0+0000000002.json");
+    assertEquals(2, rest.startOffset());
+    assertEquals(4, rest.endOffset());
+    assertEquals(5, committed(task));
   }
 
   @Test
