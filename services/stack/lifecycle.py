@@ -54,7 +54,8 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
         _native_up(settings, say)
     ensure_namespace(settings)
     if settings.landing_sink == "connect":
-        say(f"  ok  connector   {_register_connector(settings)}")
+        # Not an "ok" line: that prefix is a service's verdict (tests read it).
+        say(f"  connector   {_register_connector(settings)}")
     say(
         f"stack healthy in {time.monotonic() - started:.1f} s; namespace "
         f"'{settings.pipeline_user_id}': topics {', '.join(settings.topics)}, "
