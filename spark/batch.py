@@ -164,6 +164,10 @@ def print_summary(summary: RunSummary, console: Console | None = None, max_rows:
         timing.add_column(stage, justify="right")
     timing.add_row(*(f"{v:.1f}" for v in summary.seconds.values()))
     console.print(timing)
+    if summary.requests:
+        console.print(
+            "S3 requests: " + ", ".join(f"{k} {v:,}" for k, v in summary.requests.items())
+        )
 
     for name, rows in summary.answers.items():
         # The name goes above the table: a table title wraps to the (narrow) table's width.

@@ -395,6 +395,7 @@ def run(base: Settings, sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[dict[str
                 "spark_stages": summary["seconds"],
                 "spark_wall": spark["wall"],
                 "spark_objects_read": sum(summary["objects_read"].values()),
+                "spark_s3_requests": summary.get("requests", {}),
                 "duckdb_seconds": duck["seconds"]["total"],
                 "duckdb_stages": duck["seconds"],
                 "duckdb_source": "the same S3 objects (httpfs)",
@@ -410,6 +411,7 @@ def run(base: Settings, sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[dict[str
                 "incremental_stages": inc["seconds"],
                 "incremental_wall": increment["wall"],
                 "incremental_new_rows": inc["new_rows"],
+                "incremental_s3_requests": inc.get("requests", {}),
                 "load_average_1m_before": load,
                 "load_average_1m_after": _load_average(),
             }

@@ -40,6 +40,14 @@ TABLES: tuple[str, ...] = ("pin", "geo", "user")
 STAGES = ("startup", "read", "clean", "questions", "write")
 #: Spark jobs submitted at once in the questions and write stages.
 PARALLEL_JOBS = 4
+#: The S3A statistics a run reports, by the name the summary gives them.
+REQUEST_COUNTERS = {
+    "list": "object_list_request",
+    "head": "object_metadata_request",
+    "get": "action_http_get_request",
+    "put": "object_put_request",
+    "delete": "object_delete_request",
+}
 #: Runtime settings for the run (the caller's values come back afterwards): tables of a few
 #: thousand to a few million rows on two cores.
 JOB_CONF = {
@@ -78,6 +86,8 @@ class RunSummary:
     cleaned_rows: dict[str, int] = field(default_factory=dict)
     output_rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Requests to the source's store during the run (S3A's statistics; empty elsewhere).
+    requests: dict[str, int] = field(default_factory=dict)
     #: Each question's rows (column -> value), in output order: small by construction.
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -140,6 +150,16 @@ class _Files:
     def delete(self, path: str) -> None:
         fs, p = self._fs(path)
         fs.delete(p, True)
+
+    def request_counts(self, root: str) -> dict[str, int]:
+        """The store's request counters so far (S3A keeps them per file-system instance)."""
+        fs, _p = self._fs(root)
+        try:
+            stats = fs.getIOStatistics()
+            counters = dict(stats.counters()) if stats is not None else {}
+        except Exception:  # a file system without statistics (local files, DBFS): no figures
+            return {}
+        return {name: int(counters.get(key, 0)) for name, key in REQUEST_COUNTERS.items()}
 
 
 # --- the stages --------------------------------------------------------------------------
@@ -247,6 +267,7 @@ def _run(
     clock.seconds["startup"] = round(startup_seconds, 3)
     paths = table_paths(source, target, topics)
     files = _Files(spark)
+    requests_before = files.request_counts(source)
     full = full or not all(files.exists(p.checkpoint) for p in paths.values())
     summary = RunSummary(
         source=source,
@@ -322,6 +343,8 @@ def _run(
 
     summary.seconds = {**clock.seconds}
     summary.seconds["total"] = round(sum(clock.seconds[s] for s in STAGES), 3)
+    requests_after = files.request_counts(source)
+    summary.requests = {k: v - requests_before.get(k, 0) for k, v in requests_after.items()}
     if write_summary is not None:
         write_summary(summary.to_json())
     return summary
