@@ -4,9 +4,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.function.Function;
@@ -32,6 +35,8 @@ import org.slf4j.LoggerFactory;
  */
 public class S3SinkTask extends SinkTask {
   private static final Logger log = LoggerFactory.getLogger(S3SinkTask.class);
+  /** How long Connect waits before delivering a batch again after a RetriableException. */
+  static final long RETRY_MS = 1000;
 
   private final Function<S3SinkConfig, ObjectStore> storeFactory;
   private final LongSupplier clock;
@@ -41,6 +46,8 @@ public class S3SinkTask extends SinkTask {
   private final Map<TopicPartition, PartitionBuffer> buffers = new HashMap<>();
   private final Map<TopicPartition, String> buckets = new HashMap<>();
   private final List<Future<Void>> deadLetters = new ArrayList<>();
+  /** Assigned partitions whose landed offset is not known yet (S3 did not answer). */
+  private final Set<TopicPartition> unresolved = new HashSet<>();
   private long deadLettered;
 
   public S3SinkTask() {
@@ -84,23 +91,42 @@ public class S3SinkTask extends SinkTask {
               config.flushSize(),
               config.rotateIntervalMs(),
               config.rotateScheduleMs());
+      buffers.put(tp, buffer);
+      buckets.put(tp, bucket);
+      unresolved.add(tp);
+    }
+    try {
+      resolve();
+    } catch (RetriableException e) {
+      // S3 is unreachable: a failed task would need a manual restart, so put() tries again.
+      log.warn("{}; retrying before anything of these partitions lands", e.getMessage());
+    }
+  }
+
+  /**
+   * Look at S3 for the highest landed offset of each newly assigned partition and seek after
+   * it, so nothing that landed is written again whatever the consumer group had committed.
+   */
+  private void resolve() {
+    for (Iterator<TopicPartition> it = unresolved.iterator(); it.hasNext(); ) {
+      TopicPartition tp = it.next();
+      String bucket = buckets.get(tp);
       OptionalLong landed;
       try {
         landed = store.landedUpTo(bucket, tp.topic(), tp.partition());
       } catch (RuntimeException e) {
-        throw new ConnectException(
+        throw new RetriableException(
             "cannot list s3://" + bucket + "/" + ObjectNames.partitionPrefix(tp.topic(), tp.partition())
-                + " to resume " + tp + ": check that the bucket exists and " + S3SinkConfig.STORE_URL
-                + " and the credentials are right (" + e.getMessage() + ")",
+                + " to resume " + tp + ": check that the bucket exists and that "
+                + S3SinkConfig.STORE_URL + " and the credentials are right (" + e.getMessage() + ")",
             e);
       }
       if (landed.isPresent()) {
-        buffer.resumeAt(landed.getAsLong());
+        buffers.get(tp).resumeAt(landed.getAsLong());
         context.offset(tp, landed.getAsLong());
         log.info("{}: S3 holds offsets below {}, resuming there", tp, landed.getAsLong());
       }
-      buffers.put(tp, buffer);
-      buckets.put(tp, bucket);
+      it.remove();
     }
   }
 
@@ -110,11 +136,17 @@ public class S3SinkTask extends SinkTask {
     for (TopicPartition tp : partitions) {
       buffers.remove(tp);
       buckets.remove(tp);
+      unresolved.remove(tp);
     }
   }
 
   @Override
   public void put(Collection<SinkRecord> records) {
+    if (!unresolved.isEmpty()) {
+      // Connect delivers this same batch again after the timeout.
+      context.timeout(RETRY_MS);
+      resolve();
+    }
     // Objects that failed to store last time go first: order within a partition is the contract.
     storeSealed();
     long now = clock.getAsLong();
@@ -187,6 +219,7 @@ public class S3SinkTask extends SinkTask {
           existing = store.putIfAbsent(bucket, batch);
         } catch (RuntimeException ex) {
           // Connect pauses, then calls put again; the batch is still first in line.
+          context.timeout(RETRY_MS);
           throw new RetriableException(
               "cannot write s3://" + bucket + "/" + batch.key() + ": " + ex.getMessage(), ex);
         }
@@ -219,7 +252,7 @@ public class S3SinkTask extends SinkTask {
     Map<TopicPartition, OffsetAndMetadata> safe = new HashMap<>();
     for (TopicPartition tp : currentOffsets.keySet()) {
       PartitionBuffer buffer = buffers.get(tp);
-      if (buffer != null && buffer.safeOffset() >= 0) {
+      if (buffer != null && !unresolved.contains(tp) && buffer.safeOffset() >= 0) {
         safe.put(tp, new OffsetAndMetadata(buffer.safeOffset()));
       }
     }

@@ -30,6 +30,7 @@ class S3SinkTaskTest {
   static final class MemoryStore implements ObjectStore {
     final Map<String, Map<String, Batch>> buckets = new HashMap<>();
     int failPuts;
+    int failLists;
 
     @Override
     public OptionalLong putIfAbsent(String bucket, Batch batch) {
@@ -43,6 +44,10 @@ class S3SinkTaskTest {
 
     @Override
     public OptionalLong landedUpTo(String bucket, String topic, int partition) {
+      if (failLists > 0) {
+        failLists--;
+        throw new IllegalStateException("S3 is down");
+      }
       return buckets.getOrDefault(bucket, Map.of()).values().stream()
           .filter(b -> b.topic().equals(topic) && b.partition() == partition)
           .mapToLong(Batch::nextOffset)
@@ -218,6 +223,20 @@ class S3SinkTaskTest {
     assertEquals(2, rest.startOffset());
     assertEquals(4, rest.endOffset());
     assertEquals(5, committed(task));
+  }
+
+  @Test
+  void s3DownAtOpenDefersTheResumeToPutInsteadOfFailingTheTask() {
+    store.putIfAbsent("user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'1'})));
+    store.failLists = 2;
+    S3SinkTask task = task(Map.of()); // open() meets S3 down: no exception
+    assertTrue(context.seeks.isEmpty());
+    assertEquals(-1, committed(task), "nothing is committed before the resume point is known");
+    assertThrows(RetriableException.class, () -> task.put(records(0, 4)));
+    task.put(records(0, 4)); // S3 is back: resumes after offset 0, lands 1-3
+    assertEquals(Map.of(TP, 1L), context.seeks);
+    assertEquals(2, store.buckets.get("user-u1-bucket").size());
+    assertEquals(4, committed(task));
   }
 
   @Test
