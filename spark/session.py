@@ -68,6 +68,7 @@ def session_conf(
     settings: Settings, *, connectors: Iterable[str] = CONNECTORS, quick_jit: bool = True
 ) -> dict[str, str]:
     """Every Spark setting the session gets: exposed so tests and the notebook can see it."""
+    connectors = tuple(connectors)
     jar_paths = ":".join(str(p) for p in jars.ensure_jars(settings, connectors))
     java_opts = f"-Dlog4j2.configurationFile=file:{_log_config(settings)}"
     if quick_jit:
@@ -110,11 +111,12 @@ def session_conf(
         "spark.hadoop.fs.s3a.committer.name": "magic",
         "spark.hadoop.fs.s3a.committer.magic.enabled": "true",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    }
+    if set(jars.DELTA) <= set(connectors):
         # Delta for the batch job's cleaned tables and the streaming job's. Static settings:
         # only the first session of a JVM applies them, so every session carries them.
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    }
+        conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+        conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     if ui:
         conf["spark.ui.port"] = "4040"
     if _is_loopback(settings.spark_master):

@@ -15,21 +15,6 @@ def _names(root: Path) -> list[str]:
     return sorted(p.name for p in root.rglob("*.json"))
 
 
-def test_objects_are_named_by_their_first_offset(tmp_path: Path) -> None:
-    with LayoutWriter(tmp_path, {"pin": "t.pin"}, per_object=2) as writer:
-        for i in range(5):
-            writer.write("pin", b'{"index": %d}' % i)
-    assert writer.counts == {"pin": 5}
-    assert _names(tmp_path) == [
-        "t.pin+0+0000000000.json",
-        "t.pin+0+0000000002.json",
-        "t.pin+0+0000000004.json",
-    ]
-    assert (tmp_path / "topics/t.pin/partition=0/t.pin+0+0000000002.json").read_bytes() == (
-        b'{"index": 2}\n{"index": 3}\n'
-    )
-
-
 def test_a_later_delivery_starts_after_the_earlier_offsets(tmp_path: Path) -> None:
     with LayoutWriter(tmp_path, {"pin": "t.pin"}, per_object=2) as first:
         for _ in range(3):

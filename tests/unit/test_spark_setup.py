@@ -123,6 +123,18 @@ def test_session_conf_is_quiet_small_and_from_settings(
     assert "log4j2.configurationFile" in conf["spark.driver.extraJavaOptions"]
 
 
+def test_delta_only_when_its_jars_are_on_the_class_path(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _fake_cache(settings, CONNECTORS)
+    with_delta = session_conf(settings)
+    assert with_delta["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert with_delta["spark.sql.catalog.spark_catalog"].endswith("DeltaCatalog")
+    # A session with s3a alone must not name classes it cannot load.
+    s3a_only = session_conf(settings, connectors=jars.S3A)
+    assert "spark.sql.extensions" not in s3a_only
+    assert "spark.sql.catalog.spark_catalog" not in s3a_only
+
+
 def test_spark_ui_on_request_and_no_loopback_pin_for_remote_masters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
