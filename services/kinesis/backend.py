@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 from services.kinesis import names
 from services.kinesis.errors import (
     KinesisError,
+    denied,
     in_use,
     invalid,
     not_found,
@@ -29,9 +31,10 @@ from services.kinesis.errors import (
     validation,
 )
 from services.rest_proxy.errors import KAFKA_RETRIABLE_ERROR, ProxyError
+from services.rest_proxy.produce import is_internal
 from services.rest_proxy.producer import UNKNOWN_TOPIC_CODES, OutRecord, RecordResult
 from services.rest_proxy.state import ProxyState
-from services.rest_proxy.topics import visible
+from services.s3_sink.config import sink_config
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,29 @@ class KinesisBackend:
         self._idle: list[_Reader] = []
         self._slots = asyncio.Semaphore(readers)
         self._group = f"kinesis-reader-{os.getpid()}"
+        # The batch pipeline's topics (`<id>.pin|geo|user`) are the S3 sink's, by the
+        # sink's own subscription rule: not streams, so Kinesis cannot write or drop them.
+        self._batch = re.compile(sink_config(state.settings).subscription)
+
+    def is_stream(self, name: str) -> bool:
+        """Streams are the `streaming-*` topics and other user-created names; never an
+        internal topic (Kafka's, Connect's: anything `_`-prefixed) nor a batch topic."""
+        return not is_internal(name) and self._batch.match(name) is None
+
+    def check_stream(self, name: str) -> str:
+        if is_internal(name):
+            raise denied(
+                f"{name} is an internal topic of Kafka or Connect, not a stream: writing to "
+                "or deleting it could corrupt the cluster; use a stream of your own "
+                "(streaming-<user_id>-pin|geo|user)."
+            )
+        if self._batch.match(name) is not None:
+            raise denied(
+                f"{name} is a topic of the batch pipeline (the S3 sink lands it), not a "
+                "stream: produce to it through the Confluent API (POST /topics/{name}); "
+                "streams are named streaming-<user_id>-pin|geo|user."
+            )
+        return name
 
     async def close(self) -> None:
         readers, self._idle = self._idle, []
@@ -151,9 +177,11 @@ class KinesisBackend:
     async def list_streams(self) -> list[str]:
         with kafka_errors(""):
             metadata = await self.state.topics.metadata()
-        return sorted(name for name in metadata.topics if visible(name))
+        return sorted(name for name in metadata.topics if self.is_stream(name))
 
     async def shard_count(self, stream: str) -> int:
+        # Every action on a stream (describe, put, read) starts here.
+        self.check_stream(stream)
         with kafka_errors(stream):
             return await self.state.topics.partitions(stream)
 
@@ -168,6 +196,7 @@ class KinesisBackend:
         return self._created.get(stream, self._started)
 
     async def create(self, stream: str, shards: int | None) -> None:
+        self.check_stream(stream)
         count = self.settings.kafka_topic_partitions if shards is None else shards
         if type(count) is not int or not 1 <= count <= _MAX_SHARDS:
             raise validation(
@@ -180,6 +209,7 @@ class KinesisBackend:
             await self.state.topics.refresh()
 
     async def delete(self, stream: str) -> None:
+        self.check_stream(stream)
         await asyncio.to_thread(self._admin_call, "delete_topics", stream, [stream])
         self.state.topics.forget(stream)
         self._created.pop(stream, None)

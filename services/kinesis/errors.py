@@ -44,6 +44,12 @@ def in_use(stream: str) -> KinesisError:
     )
 
 
+def denied(message: str) -> KinesisError:
+    # Kinesis answers a forbidden action with AccessDeniedException and 400, and API
+    # Gateway passes that through unchanged.
+    return KinesisError("AccessDeniedException", message)
+
+
 def invalid(message: str) -> KinesisError:
     return KinesisError("InvalidArgumentException", message)
 

@@ -19,6 +19,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
 from services.emulator import live, replay
@@ -364,3 +365,50 @@ def test_emulator_target_kinesis_feeds_the_streaming_topics(proxy: Settings) -> 
             rows = read_topic(settings, settings.streaming_topic(table))
             assert len(rows) - before[table] == 4 + 30
             assert all(key == table.encode() and orjson.loads(v) for key, v in rows)
+
+
+def test_internal_and_batch_topics_are_not_streams(kinesis: Any, proxy: Settings) -> None:
+    """Neither face writes to, creates or deletes Kafka's/Connect's internal topics or the
+    batch pipeline's `<id>.pin|geo|user` topics (any namespace's): AccessDeniedException."""
+    admin = clients_for(proxy).kafka_admin()
+    other = f"k{uuid.uuid4().hex[:8]}.pin"  # another namespace's batch topic
+    for future in admin.create_topics([NewTopic(other, 1, 1)]).values():
+        future.result(timeout=20)
+    try:
+        base = proxy.rest_proxy_url
+        record = {"Data": {"a": 1}, "PartitionKey": "k"}
+        own = proxy.topic("pin")
+        answers = [
+            put(proxy, "/streams/__consumer_offsets/record", record),
+            put(proxy, "/streams/_connect-configs/records", {"records": [record]}),
+            requests.delete(f"{base}/streams/_connect-configs", timeout=30),
+            requests.delete(f"{base}/streams/{other}", timeout=30),
+            requests.post(f"{base}/streams/{own}x", timeout=30),  # not batch: a control
+            put(proxy, f"/streams/{own}/record", record),
+            requests.get(f"{base}/streams/__consumer_offsets", timeout=30),
+        ]
+        control = answers.pop(4)
+        assert control.status_code == 200, control.text  # a user-created name is a stream
+        requests.delete(f"{base}/streams/{own}x", timeout=30)
+        for answer in answers:
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["__type"] == "AccessDeniedException"
+        sdk = [
+            error_of(
+                kinesis.put_record, StreamName="__consumer_offsets", Data=b"x", PartitionKey="k"
+            ),
+            error_of(kinesis.delete_stream, StreamName="_connect-configs"),
+            error_of(kinesis.delete_stream, StreamName=other),
+            error_of(kinesis.create_stream, StreamName=f"{proxy.pipeline_user_id}.geo"),
+        ]
+        assert [(status, code) for status, code, _m in sdk] == [(400, "AccessDeniedException")] * 4
+        assert "batch pipeline" in sdk[2][2] and "internal topic" in sdk[0][2]
+        # Nothing was deleted, and ListStreams shows neither kind.
+        topics = admin.list_topics(timeout=10).topics
+        assert {"_connect-configs", other, own} <= set(topics)
+        listed = kinesis.list_streams(Limit=10_000)["StreamNames"]
+        assert proxy.streaming_topic("pin") in listed
+        assert not [s for s in listed if s.startswith("_") or s in (other, own)]
+    finally:
+        for future in admin.delete_topics([other], operation_timeout=15).values():
+            future.result(timeout=20)
