@@ -48,6 +48,14 @@ public class S3SinkTask extends SinkTask {
   private final List<Future<Void>> deadLetters = new ArrayList<>();
   /** Assigned partitions whose landed offset is not known yet (S3 did not answer). */
   private final Set<TopicPartition> unresolved = new HashSet<>();
+  /**
+   * Partitions resolved late (in put, after S3 was down at open) whose seek has not taken
+   * effect yet, with the first offset of theirs in the batch that was current then. Connect
+   * applies a seek only at its next poll, and may first redeliver that same stale batch; its
+   * records must not be taken, or the seek's redelivery of the offsets below them would be
+   * rejected as doubles and committed past: never written.
+   */
+  private final Map<TopicPartition, PendingSeek> pendingSeeks = new HashMap<>();
   private long deadLettered;
 
   public S3SinkTask() {
@@ -108,6 +116,11 @@ public class S3SinkTask extends SinkTask {
    * it, so nothing that landed is written again whatever the consumer group had committed.
    */
   private void resolve() {
+    resolve(List.of());
+  }
+
+  /** As {@link #resolve()}, in a put whose batch (records) predates the seeks it makes. */
+  private void resolve(Collection<SinkRecord> records) {
     for (Iterator<TopicPartition> it = unresolved.iterator(); it.hasNext(); ) {
       TopicPartition tp = it.next();
       String bucket = buckets.get(tp);
@@ -124,6 +137,11 @@ public class S3SinkTask extends SinkTask {
       if (landed.isPresent()) {
         buffers.get(tp).resumeAt(landed.getAsLong());
         context.offset(tp, landed.getAsLong());
+        long first = firstOffset(records, tp);
+        // A batch starting at or below the seek point holds it: taking it is in order.
+        if (first > landed.getAsLong()) {
+          pendingSeeks.put(tp, new PendingSeek(landed.getAsLong(), first));
+        }
         log.info("{}: S3 holds offsets below {}, resuming there", tp, landed.getAsLong());
       }
       it.remove();
@@ -137,7 +155,41 @@ public class S3SinkTask extends SinkTask {
       buffers.remove(tp);
       buckets.remove(tp);
       unresolved.remove(tp);
+      pendingSeeks.remove(tp);
     }
+  }
+
+  private record PendingSeek(long to, long staleFirst) {}
+
+  private static long firstOffset(Collection<SinkRecord> records, TopicPartition tp) {
+    for (SinkRecord r : records) {
+      if (r.topic().equals(tp.topic()) && r.kafkaPartition() == tp.partition()) {
+        return r.kafkaOffset();
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Whether this put's records of tp come after its pending seek took effect. A delivery
+   * starting at the seek point, or anywhere but where the stale batch started (Kafka's log
+   * start moved past the seek point: retention), ends the wait; the stale batch is dropped.
+   */
+  private boolean seekDone(TopicPartition tp, Collection<SinkRecord> records) {
+    PendingSeek pending = pendingSeeks.get(tp);
+    if (pending == null) {
+      return true;
+    }
+    long first = firstOffset(records, tp);
+    if (first == pending.to() || (first >= 0 && first != pending.staleFirst())) {
+      if (first != pending.to()) {
+        log.warn("{}: seeked to {} but Kafka delivered from {}: offsets {}..{} are no longer in"
+            + " Kafka (retention)", tp, pending.to(), first, pending.to(), first - 1);
+      }
+      pendingSeeks.remove(tp);
+      return true;
+    }
+    return false;
   }
 
   @Override
@@ -145,16 +197,25 @@ public class S3SinkTask extends SinkTask {
     if (!unresolved.isEmpty()) {
       // Connect delivers this same batch again after the timeout.
       context.timeout(RETRY_MS);
-      resolve();
+      resolve(records);
     }
     // Objects that failed to store last time go first: order within a partition is the contract.
     storeSealed();
     long now = clock.getAsLong();
+    Set<TopicPartition> waiting = new HashSet<>();
+    for (TopicPartition tp : new ArrayList<>(pendingSeeks.keySet())) {
+      if (!seekDone(tp, records)) {
+        waiting.add(tp);
+      }
+    }
     for (SinkRecord record : records) {
       TopicPartition tp = new TopicPartition(record.topic(), record.kafkaPartition());
       PartitionBuffer buffer = buffers.get(tp);
       if (buffer == null) {
         throw new ConnectException("record of " + tp + ", which this task was never assigned");
+      }
+      if (waiting.contains(tp)) {
+        continue; // delivered before the seek: the seek delivers it again, in order
       }
       long offset = record.kafkaOffset();
       if (!buffer.accepts(offset)) {

@@ -240,6 +240,42 @@ class S3SinkTaskTest {
   }
 
   @Test
+  void aLateResumeBelowTheCommittedOffsetWaitsForTheSeekInsteadOfSkipping() {
+    // S3 holds 0-1 (landed up to 2); the group had committed 5 (records 2-4 were in a batch
+    // that never landed, e.g. a task that committed more than it wrote). S3 is down at open().
+    store.putIfAbsent(
+        "user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'a'}, new byte[] {'b'})));
+    store.failLists = 1;
+    S3SinkTask task = task(Map.of());
+    // The batch after open starts at the committed offset 5; S3 answers now: seek to 2.
+    task.put(records(5, 8));
+    assertEquals(Map.of(TP, 2L), context.seeks);
+    // Connect may redeliver that same stale batch (a retriable failure elsewhere) first.
+    task.put(records(5, 8));
+    // Then the seek takes effect: 2 onwards, of which nothing may be skipped.
+    task.put(records(2, 8));
+    List<Long> starts = store.buckets.get("user-u1-bucket").values().stream()
+        .map(Batch::startOffset).sorted().toList();
+    assertEquals(List.of(0L, 2L, 5L), starts);
+    assertEquals(8, committed(task));
+  }
+
+  @Test
+  void afterALateResumeADeliveryPastTheSeekPointIsTakenAsKafkasNewLogStart() {
+    // Retention removed offsets 2-3 from Kafka: the seek to 2 delivers from 4. The task must
+    // not wait for 2 forever.
+    store.putIfAbsent(
+        "user-u1-bucket", new Batch(TP.topic(), 0, 0, List.of(new byte[] {'a'}, new byte[] {'b'})));
+    store.failLists = 1;
+    S3SinkTask task = task(Map.of());
+    task.put(records(5, 8)); // stale: dropped, seek to 2
+    task.put(records(4, 10));
+    assertEquals(10, committed(task));
+    assertTrue(store.buckets.get("user-u1-bucket")
+        .containsKey("topics/u1.pin/partition=0/u1.pin+0+0000000004.json"));
+  }
+
+  @Test
   void explicitBucketOverridesTheDerivedOne() {
     S3SinkTask task = task(Map.of("s3.bucket.name", "mine"));
     task.put(records(0, 3));
