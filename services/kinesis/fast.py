@@ -43,7 +43,15 @@ if HAVE_MSGSPEC:
     _GATEWAY: Any = msgspec.json.Decoder(_GatewayRecords)
     _GATEWAY_ONE: Any = msgspec.json.Decoder(_GatewayRecord1)
     _PROTOCOL: Any = msgspec.json.Decoder(_ProtocolRecords)
-    _ERRORS: tuple[type[Exception], ...] = (msgspec.ValidationError, msgspec.DecodeError)
+    # msgspec raises RecursionError for nesting deeper than the interpreter allows and
+    # UnicodeDecodeError for a string of invalid UTF-8 (not DecodeError): the general
+    # path then answers 400 with orjson's explanation instead of a 500.
+    _ERRORS: tuple[type[Exception], ...] = (
+        msgspec.ValidationError,
+        msgspec.DecodeError,
+        RecursionError,
+        UnicodeDecodeError,
+    )
 
 
 def _plain(keys: list[str], values: list[bytes]) -> bool:

@@ -327,6 +327,41 @@ def test_gateway_errors_are_kinesis_shaped_never_500(proxy: Settings) -> None:
             405,
             "MethodNotAllowedException",
         ),
+        # Data nested 5,000 deep and a PartitionKey of invalid UTF-8: 500s before.
+        (
+            put(
+                proxy,
+                f"/streams/{pin}/record",
+                b'{"Data": ' + b"[" * 5000 + b"]" * 5000 + b', "PartitionKey": "k"}',
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            put(proxy, f"/streams/{pin}/record", b'{"Data": {"a": 1}, "PartitionKey": "\xff"}'),
+            400,
+            "SerializationException",
+        ),
+        (
+            put(
+                proxy,
+                f"/streams/{pin}/records",
+                b'{"records": [{"data": {"a": 1}, "partition-key": "\xff"}]}',
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            amz(
+                proxy,
+                "PutRecords",
+                b'{"StreamName": "%s", "Records": [{"Data": "eA==", "PartitionKey": "\xff"}]}'
+                % pin.encode(),
+                "application/x-amz-json-1.1",
+            ),
+            400,
+            "SerializationException",
+        ),
     ]
     for response, status, kind in cases:
         assert (response.status_code, response.json()["__type"]) == (status, kind), response.text

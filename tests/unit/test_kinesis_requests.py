@@ -125,3 +125,33 @@ def test_fast_path_of_one_record() -> None:
         b'{"Data": 1, "PartitionKey": ""}',
     ):
         assert gateway_record(other) is None, other
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("decode", "body"),
+    [
+        ("gateway_record", b'{"Data": ' + DEEP + b', "PartitionKey": "k"}'),
+        ("gateway_record", b'{"Data": {"a": 1}, "PartitionKey": "\xff\xfe"}'),
+        ("gateway_records", b'{"records": [{"data": ' + DEEP + b', "partition-key": "k"}]}'),
+        ("gateway_records", b'{"records": [{"data": {}, "partition-key": "\xff"}]}'),
+        ("protocol_records", b'{"Records": [{"Data": "eA==", "PartitionKey": "\xff"}]}'),
+        (
+            "protocol_records",
+            b'{"Records": [{"Data": "eA==", "PartitionKey": "k"}], "x": ' + DEEP + b"}",
+        ),
+    ],
+)
+def test_fast_path_leaves_too_deep_and_invalid_utf8_to_the_general_path(
+    decode: str, body: bytes
+) -> None:
+    # msgspec raises RecursionError / UnicodeDecodeError for these (a 500 before); the
+    # fast path declines, and the general path names the problem with a 400.
+    from services.kinesis import fast
+
+    assert getattr(fast, decode)(body) is None
+    with pytest.raises(KinesisError) as exc:
+        parse_request("Kinesis_20131202.PutRecords", AMZ, body)
+    assert exc.value.status == 400 and exc.value.error_type == "SerializationException"
