@@ -330,6 +330,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 HANDLERS: Any = {KinesisError: _kinesis_error, HTTPException: _http_error, Exception: _unexpected}
 
 
+#: Never refused by the proxy's admission control (see services/rest_proxy/admission.py).
+KINESIS_PROBES = frozenset({"/health"})
+
+
 def kinesis_app(backend: KinesisBackend) -> Starlette:
     routes = [Route("/", handle, methods=["POST"]), Route("/health", health)]
     app = Starlette(routes=routes, exception_handlers=HANDLERS)

@@ -13,8 +13,9 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TOO_MANY_REQUESTS = 42901
+KINESIS_THROTTLED = "LimitExceededException"
 #: Paths a supervisor or a test polls: answered even when the proxy is saturated.
-_PROBES = frozenset({"/", "/health", "/openapi.json"})
+PROBES = frozenset({"/", "/health", "/openapi.json"})
 
 
 @dataclass
@@ -75,13 +76,26 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class AdmissionMiddleware:
-    def __init__(self, app: ASGIApp, admission: Admission, retry_after_s: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        admission: Admission,
+        retry_after_s: int,
+        probes: frozenset[str] = PROBES,
+        kinesis: bool = False,
+    ) -> None:
         self.app = app
         self.admission = admission
         self.retry_after = str(retry_after_s).encode()
+        # The Kinesis protocol's only action route is `POST /`: there `/health` alone is
+        # a probe.
+        self.probes = probes
+        # Kinesis clients read `__type`: LimitExceededException is a throttling error the
+        # AWS SDKs back off and retry.
+        self.kinesis = kinesis
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in _PROBES:
+        if scope["type"] != "http" or scope.get("path") in self.probes:
             await self.app(scope, receive, send)
             return
         reserved = self.admission.reserve(_declared_length(scope))
@@ -95,26 +109,24 @@ class AdmissionMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         a = self.admission
-        body = orjson.dumps(
-            {
-                "error_code": TOO_MANY_REQUESTS,
-                "message": (
-                    f"Too many requests in flight ({a.requests} requests, {a.bytes} bytes; "
-                    f"limits REST_PROXY_MAX_INFLIGHT_REQUESTS={a.max_requests}, "
-                    f"REST_PROXY_MAX_INFLIGHT_BYTES={a.max_bytes}): retry after "
-                    f"{self.retry_after.decode()} s."
-                ),
-            }
+        message = (
+            f"Too many requests in flight ({a.requests} requests, {a.bytes} bytes; "
+            f"limits REST_PROXY_MAX_INFLIGHT_REQUESTS={a.max_requests}, "
+            f"REST_PROXY_MAX_INFLIGHT_BYTES={a.max_bytes}): retry after "
+            f"{self.retry_after.decode()} s."
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/vnd.kafka.v2+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", self.retry_after),
-                ],
-            }
-        )
+        if self.kinesis:
+            body = orjson.dumps({"__type": KINESIS_THROTTLED, "message": message})
+            headers = [
+                (b"content-type", b"application/x-amz-json-1.1"),
+                (b"x-amzn-errortype", KINESIS_THROTTLED.encode()),
+            ]
+        else:
+            body = orjson.dumps({"error_code": TOO_MANY_REQUESTS, "message": message})
+            headers = [(b"content-type", b"application/vnd.kafka.v2+json")]
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", self.retry_after),
+        ]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.kinesis.backend import backend_for
 from services.kinesis.gateway import gateway_routes
-from services.kinesis.protocol import kinesis_app
+from services.kinesis.protocol import KINESIS_PROBES, kinesis_app
 from services.rest_proxy import consumer_api, produce, topics
 from services.rest_proxy.admission import AdmissionMiddleware
 from services.rest_proxy.errors import UNEXPECTED_ERROR, ProxyError, error_response
@@ -67,6 +67,7 @@ async def health(request: Request) -> Response:
         "status": "ok",
         "consumer_instances": len(state.consumers),
         "in_flight": {"requests": state.admission.requests, "bytes": state.admission.bytes},
+        "admitted": stats.admitted,
         "refused_429": stats.refused,
     }
     return Response(orjson.dumps(body), media_type="application/json")
@@ -137,7 +138,7 @@ class ProxyApp:
         self.settings = settings
         self.legacy_port = legacy_port
         self.kinesis_port = kinesis_port
-        self._kinesis: Starlette | None = None
+        self._kinesis: Any = None
         self.state: ProxyState | None = None
         self._v2: Any = None
         self._legacy: Any = None
@@ -182,7 +183,14 @@ class ProxyApp:
         self._legacy = AdmissionMiddleware(
             legacy_app(self.state), self.state.admission, retry_after
         )
-        self._kinesis = kinesis_app(backend_for(self.state))
+        # The Kinesis port shares the same bound: one Admission for every port.
+        self._kinesis = AdmissionMiddleware(
+            kinesis_app(backend_for(self.state)),
+            self.state.admission,
+            retry_after,
+            probes=KINESIS_PROBES,
+            kinesis=True,
+        )
         await self.state.start()
 
     async def stop(self) -> None:

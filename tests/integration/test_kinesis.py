@@ -447,3 +447,18 @@ def test_internal_and_batch_topics_are_not_streams(kinesis: Any, proxy: Settings
     finally:
         for future in admin.delete_topics([other], operation_timeout=15).values():
             future.result(timeout=20)
+
+
+def test_kinesis_port_is_counted_by_the_proxys_admission_control(proxy: Settings) -> None:
+    """The protocol port shares the proxy's one in-flight bound (its /health is a probe)."""
+
+    def admitted() -> int:
+        health = requests.get(f"{proxy.rest_proxy_url}/health", timeout=10).json()
+        return int(health["admitted"])
+
+    before = admitted()
+    for _ in range(3):
+        answer = amz(proxy, "ListStreams", b"{}", "application/x-amz-json-1.1")
+        assert answer.status_code == 200, answer.text
+    assert requests.get(f"{proxy.kinesis_url}/health", timeout=10).status_code == 200
+    assert admitted() - before == 3

@@ -88,3 +88,22 @@ def test_declared_length_of_bodies_chunked_bodies_and_no_body() -> None:
     assert _declared_length(scope((b"content-length", b"x"))) is None
     # A GET (a consumer poll, a metadata read) has no body and reserves nothing.
     assert _declared_length(scope((b"accept", b"*/*"))) == 0
+
+
+def test_kinesis_port_refuses_post_root_in_kinesis_shape_and_health_stays_a_probe() -> None:
+    from services.kinesis.protocol import KINESIS_PROBES
+
+    calls: list[str] = []
+
+    async def inner(scope: Any, _receive: Any, _send: Any) -> None:
+        calls.append(scope["path"])
+
+    admission = Admission(max_requests=1, max_bytes=100, body_limit=100)
+    admission.reserve(1)
+    app = AdmissionMiddleware(inner, admission, 2, probes=KINESIS_PROBES, kinesis=True)
+    # `POST /` is every Kinesis action: the default probes would have let it through.
+    start, body = _call(app, "/", [(b"content-length", b"5")])
+    assert start["status"] == 429 and dict(start["headers"])[b"retry-after"] == b"2"
+    assert orjson.loads(body["body"])["__type"] == "LimitExceededException"
+    assert calls == []
+    assert _call(app, "/health", []) == [] and calls == ["/health"]
