@@ -3,6 +3,8 @@
 `python -m spark.streaming run|once|show`. One query per table reads
 `streaming-<user_id>-<table>` from the earliest offset, parses each value with the explicit
 schema (`spark.schemas`), cleans every micro-batch with the batch job's own functions
-(`spark.clean`) and appends to `s3a://<bucket>/delta/<table>/`; events that cannot be parsed
-or have no key go to `delta/quarantine/`. Checkpoints live in the bucket next to the tables.
+(`spark.clean`) and merges it into `s3a://<bucket>/delta/<table>/` by the event key `ind`,
+so an event delivered twice is one row; events that cannot be parsed or have no key go to
+`delta/quarantine/`. Checkpoints live in the bucket next to the tables, with the lease
+that keeps a second job off the namespace (`spark.streaming.lease`).
 """

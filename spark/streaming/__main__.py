@@ -20,6 +20,7 @@ from spark.streaming.job import (
     run,
     streaming_session,
 )
+from spark.streaming.lease import LeaseHeld
 from spark.streaming.preflight import PreflightError
 from spark.streaming.show import show
 from spark.streaming.sink import TableProgress
@@ -97,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         StreamingJobError,
         JarResolutionError,
         PreflightError,
+        LeaseHeld,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ from pyspark.sql.streaming import StreamingQuery
 from services.settings import TABLES, Settings
 from spark.session import build_session
 from spark.streaming.layout import QUARANTINE, checkpoint_path, query_name
+from spark.streaming.lease import NamespaceLease, lease_for
 from spark.streaming.preflight import check_bucket, check_topics
 from spark.streaming.sink import MicroBatchWriter, TableProgress
 from spark.streaming.source import StreamingConfigError, read_topic
@@ -123,51 +124,69 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-def _start(settings: Settings, options: StreamOptions) -> SparkSession:
+@contextmanager
+def _job(
+    settings: Settings, options: StreamOptions
+) -> Iterator[tuple[SparkSession, NamespaceLease]]:
+    """Preflight, then the namespace's lease (before Spark: a refusal takes a second), then
+    the session; the lease is given back however the job ends."""
     check_bucket(settings)
     check_topics(settings, options.tables)
-    return streaming_session(settings)
+    lease = lease_for(settings)
+    lease.acquire()
+    try:
+        lease.start_renewing()
+        yield streaming_session(settings), lease
+    finally:
+        lease.release()
+
+
+def _check_lease(lease: NamespaceLease) -> None:
+    if lease.lost.is_set():
+        raise StreamingJobError(lease.lost_reason)
 
 
 def run(settings: Settings, options: StreamOptions) -> list[TableProgress]:
     """Stream until SIGINT/SIGTERM or until a query fails (then raise its error)."""
-    spark = _start(settings, options)
-    queries = start_queries(spark, settings, options, available_now=False)
-    log.info(
-        "streaming %s every %g s; stop with Ctrl-C",
-        ", ".join(settings.streaming_topic(t) for t in options.tables),
-        options.trigger_seconds,
-    )
-    try:
-        with _stop_on_signals() as stop:
-            # A short timeout so a signal is noticed within a second.
-            while not stop.is_set():
-                if spark.streams.awaitAnyTermination(1):
-                    _raise_failures(queries)
-                    break
-    except StreamingQueryException:
-        _raise_failures(queries)
-        raise
-    finally:
-        for query, _writer in queries:
-            query.stop()
-    return [writer.progress for _query, writer in queries]
+    with _job(settings, options) as (spark, lease):
+        queries = start_queries(spark, settings, options, available_now=False)
+        log.info(
+            "streaming %s every %g s; stop with Ctrl-C",
+            ", ".join(settings.streaming_topic(t) for t in options.tables),
+            options.trigger_seconds,
+        )
+        try:
+            with _stop_on_signals() as stop:
+                # A short timeout so a signal (or a lost lease) is noticed within a second.
+                while not stop.is_set():
+                    _check_lease(lease)
+                    if spark.streams.awaitAnyTermination(1):
+                        _raise_failures(queries)
+                        break
+        except StreamingQueryException:
+            _raise_failures(queries)
+            raise
+        finally:
+            for query, _writer in queries:
+                query.stop()
+        return [writer.progress for _query, writer in queries]
 
 
 def once(settings: Settings, options: StreamOptions) -> list[TableProgress]:
     """Process everything the topics hold now, then stop (Spark's available-now trigger)."""
-    spark = _start(settings, options)
-    queries = start_queries(spark, settings, options, available_now=True)
-    try:
-        for query, _writer in queries:
-            query.awaitTermination()
-    except StreamingQueryException:
-        _raise_failures(queries)
-        raise
-    finally:
-        for query, _writer in queries:
-            query.stop()
-    return [writer.progress for _query, writer in queries]
+    with _job(settings, options) as (spark, lease):
+        queries = start_queries(spark, settings, options, available_now=True)
+        try:
+            for query, _writer in queries:
+                while not query.awaitTermination(1):
+                    _check_lease(lease)
+        except StreamingQueryException:
+            _raise_failures(queries)
+            raise
+        finally:
+            for query, _writer in queries:
+                query.stop()
+        return [writer.progress for _query, writer in queries]
 
 
 class StreamingJobError(RuntimeError):

@@ -1,11 +1,18 @@
-"""The Delta side: each micro-batch parsed, split, cleaned and appended exactly once.
+"""The Delta side: each micro-batch parsed, split, cleaned and written once per event.
 
 `foreachBatch` hands every micro-batch over as an ordinary DataFrame, so the batch job's
 cleaning functions (including their de-duplication by `ind` within the batch) apply as they
-are, with no streaming state. Exactly-once comes from two things together: the checkpoint
-records which Kafka offsets each batch id covers and replays a batch that did not finish,
-and each Delta append carries (txnAppId = the query's id, txnVersion = the batch id), so a
-replayed batch whose append had already committed is skipped by Delta instead of doubled.
+are, with no streaming state.
+
+Exactly once per event, not per Kafka offset: the emulator and the proxy deliver at least
+once, so one event can sit at two offsets, in two micro-batches, hours apart. Each batch's
+cleaned rows are therefore MERGEd into the table on the event key `ind` (the source's
+`index` for pin, `ind` for geo and user: `spark.schemas.SOURCE_KEY`), inserting only the
+keys the table does not hold yet. No horizon: a repeat is dropped however late it comes,
+at the cost of a join with the table per batch. The same MERGE makes a replayed batch (the
+checkpoint replays one whose commit did not finish) insert nothing the second time.
+Quarantined rows have no usable key; they are appended with (txnAppId = the query's id,
+txnVersion = the batch id), so Delta skips a replayed batch's append instead of doubling it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -23,6 +31,9 @@ from spark.streaming.layout import QUARANTINE, table_path
 from spark.streaming.source import parse_events
 
 log = logging.getLogger("spark.streaming")
+
+#: The cleaned tables' event key (see the module docstring).
+KEY = "ind"
 
 #: Local property Spark sets on the thread that runs a streaming query's batches.
 QUERY_ID_PROPERTY = "sql.streaming.queryId"
@@ -78,7 +89,7 @@ class MicroBatchWriter:
                 # One file per table per batch: a micro-batch is small, and the cleaning's
                 # de-duplication would otherwise leave one file per shuffle partition.
                 clean = CLEANERS[self.table](good).coalesce(1)
-                self._append(clean, self.path, app_id, batch_id)
+                self._merge_new_keys(clean)
         finally:
             parsed.unpersist()
         elapsed = time.monotonic() - started
@@ -89,7 +100,7 @@ class MicroBatchWriter:
         p.last_batch_id = batch_id
         p.seconds.append(elapsed)
         log.info(
-            "%s batch %d: %d events, %d quarantined, %.2f s (read %.2f s, append %.2f s)",
+            "%s batch %d: %d events, %d quarantined, %.2f s (read %.2f s, write %.2f s)",
             self.table,
             batch_id,
             events,
@@ -107,6 +118,17 @@ class MicroBatchWriter:
             F.lit(batch_id).cast("long").alias("batch_id"),
             F.current_timestamp().alias("quarantined_at"),
         ).coalesce(1)
+
+    def _merge_new_keys(self, clean: DataFrame) -> None:
+        """Insert the rows whose `ind` the table does not hold yet (the cleaning renamed
+        pin's `index` to `ind`, so one key column serves every table)."""
+        (
+            DeltaTable.forPath(clean.sparkSession, self.path)
+            .alias("t")
+            .merge(clean.alias("s"), f"t.{KEY} = s.{KEY}")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
 
     @staticmethod
     def _append(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:

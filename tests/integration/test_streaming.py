@@ -26,6 +26,7 @@ from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark.questions import QUESTIONS
 from spark.streaming.job import streaming_session
 from spark.streaming.layout import QUARANTINE
+from spark.streaming.lease import LEASE_KEY, TTL_S, LeaseHeld, NamespaceLease
 from spark.streaming.show import read_table, read_tables
 
 pytestmark = pytest.mark.integration
@@ -115,7 +116,11 @@ def job(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
 
 
 def run_once(settings: Settings) -> str:
-    proc = job(settings, "once")
+    return run_once_with(settings)
+
+
+def run_once_with(settings: Settings, *args: str) -> str:
+    proc = job(settings, "once", *args)
     out, _ = proc.communicate(timeout=JOB_TIMEOUT_S)
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text
@@ -239,3 +244,110 @@ def test_a_namespace_that_was_never_created_is_one_clear_error(stack: Settings) 
     assert proc.returncode == 1, text
     assert "error: bucket user-never-created-ns-bucket does not exist: `make up`" in text
     assert "Traceback" not in text
+
+
+def test_the_same_events_produced_twice_give_exactly_n_rows(
+    stream_ns: Settings, spark: SparkSession
+) -> None:
+    """At-least-once upstream: every event delivered twice, the copies in other
+    micro-batches than the originals (at most 150 events per batch)."""
+    produce(stream_ns, N)
+    produce(stream_ns, N)
+    out = run_once_with(stream_ns, "--max-events-per-trigger", "150")
+    assert "pin: 3 micro-batches" in out, out  # 400 offsets: the copies span batches
+    assert counts(spark, stream_ns) == {t: (N, N) for t in TABLES}
+    # A later retry of the same events, in a new run, adds nothing either.
+    produce(stream_ns, N // 2)
+    run_once(stream_ns)
+    assert counts(spark, stream_ns) == {t: (N, N) for t in TABLES}
+
+
+def _lease_taken(settings: Settings, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    s3 = clients_for(settings).s3()
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(True for _ in s3.list_objects(settings.bucket, prefix=LEASE_KEY)):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no lease at {LEASE_KEY} (job exit code {proc.poll()})")
+
+
+def test_a_second_job_on_the_namespace_exits_non_zero_with_a_message(
+    stream_ns: Settings,
+) -> None:
+    produce(stream_ns, 20)
+    first = job(stream_ns, "run", "--trigger-seconds", "1")
+    try:
+        _first_data_commit(stream_ns, first, time.monotonic() + JOB_TIMEOUT_S)
+        second = job(stream_ns, "once")
+        out, _ = second.communicate(timeout=120)
+        text = out.decode(errors="replace")
+        assert second.returncode == 1, text
+        ns = stream_ns.pipeline_user_id
+        assert f"error: another streaming job is running for namespace {ns}: " in text
+        assert f"pid {first.pid} on " in text
+        assert "Traceback" not in text
+        assert first.poll() is None  # the first job goes on
+    finally:
+        # As `make stream` stops: SIGTERM to the Python process, which stops its queries.
+        first.send_signal(signal.SIGTERM)
+        try:
+            first_out, _ = first.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(first.pid, signal.SIGKILL)
+            first_out, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, first_out.decode(errors="replace")
+    # A clean stop gives the lease back: the next job starts at once.
+    s3 = clients_for(stream_ns).s3()
+    assert not any(True for _ in s3.list_objects(stream_ns.bucket, prefix=LEASE_KEY))
+
+
+def test_a_job_killed_by_sigkill_does_not_hold_the_namespace(
+    stream_ns: Settings, spark: SparkSession
+) -> None:
+    produce(stream_ns, 20)
+    proc = job(stream_ns, "run", "--trigger-seconds", "1")
+    try:
+        _lease_taken(stream_ns, proc, time.monotonic() + JOB_TIMEOUT_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    s3 = clients_for(stream_ns).s3()
+    assert any(True for _ in s3.list_objects(stream_ns.bucket, prefix=LEASE_KEY))
+    out = run_once(stream_ns)  # its process is gone: the lease is taken over, not waited for
+    assert "took over the streaming lease" in out
+    assert counts(spark, stream_ns) == {t: (20, 20) for t in TABLES}
+
+
+def test_the_lease_goes_to_one_job_and_frees_itself_after_a_crash(ns: Settings) -> None:
+    """The lease alone against the real S3 (no Spark), with a clock the test moves."""
+    now = [1_000_000.0]
+    s3 = clients_for(ns).s3()
+
+    def lease() -> NamespaceLease:
+        return NamespaceLease(
+            s3, ns.bucket, ns.pipeline_user_id, clock=lambda: now[0], gone=lambda _pid: False
+        )
+
+    first, second = lease(), lease()
+    first.acquire()
+    with pytest.raises(
+        LeaseHeld,
+        match=f"another streaming job is running for namespace {ns.pipeline_user_id}: pid",
+    ):
+        second.acquire()
+    now[0] += TTL_S - 1
+    first.renew()  # renewed in time: still held
+    now[0] += TTL_S - 1
+    with pytest.raises(LeaseHeld):
+        second.acquire()
+    now[0] += 2  # first stopped renewing (crashed, or cut off from S3) a full TTL ago
+    second.acquire()
+    assert not first.lost.is_set()
+    first.renew()  # comes back: finds the lease taken over and must stop
+    assert first.lost.is_set() and "was taken over" in first.lost_reason
+    first.release()  # a lost lease is not deleted: it is the other job's now
+    assert any(True for _ in s3.list_objects(ns.bucket, prefix=LEASE_KEY))
+    second.release()
+    assert not any(True for _ in s3.list_objects(ns.bucket, prefix=LEASE_KEY))
