@@ -94,6 +94,10 @@ rest.advertised.host.name=127.0.0.1
 rest.advertised.port={port}
 plugin.path={plugins}
 """
+    # Connector configs reference their secrets (${file:<path>:<key>}) instead of holding them.
+    from services.stack.connectors import worker_config_providers
+
+    text += worker_config_providers(settings)
     return _write(conf_dir(settings) / "connect.properties", text)
 
 

@@ -8,7 +8,9 @@ class and what a local worker needs beside it differ (see `local_connector_confi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -19,6 +21,90 @@ from services.stack.errors import StackError
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
 
 BYTE_ARRAY_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
+FILE_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.FileConfigProvider"
+#: Connector keys whose values are secrets: the connector config holds a reference to them.
+SECRET_KEYS = ("aws.access.key.id", "aws.secret.access.key")
+
+
+def secrets_dir(settings: Settings) -> Path:
+    return settings.data_dir / "connect" / "secrets"
+
+
+def secrets_file(settings: Settings) -> Path:
+    return secrets_dir(settings) / "s3.properties"
+
+
+def worker_config_providers(settings: Settings) -> str:
+    """The worker properties that resolve `${file:<path>:<key>}` in connector configs.
+
+    A connector config is stored in Connect's config topic and returned by
+    `GET /connectors/<name>/config`; with these, it holds a reference and the worker reads
+    the value from a file only it (mode 0600) can read. `allowed.paths` keeps a connector
+    config from reading any other file of the worker's. The worker refuses to start when
+    that folder is missing, so it is made here.
+    """
+    secrets_dir(settings).mkdir(parents=True, exist_ok=True)
+    secrets_dir(settings).chmod(0o700)
+    return (
+        "config.providers=file\n"
+        f"config.providers.file.class={FILE_CONFIG_PROVIDER}\n"
+        f"config.providers.file.param.allowed.paths={secrets_dir(settings)}\n"
+    )
+
+
+def _property_escape(value: str) -> str:
+    """A value for java.util.Properties.load: its special characters escaped."""
+    out = []
+    for ch in value:
+        if ch in "\\:=#! ":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not 0x20 <= ord(ch) < 0x7F:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def write_secrets(settings: Settings) -> Path:
+    """The S3 credentials in a 0600 properties file for the worker's FileConfigProvider.
+
+    Written to a temporary name and renamed, so a worker resolving a reference meanwhile
+    reads the old file or the new one, never half of one.
+    """
+    path = secrets_file(settings)
+    if ":" in str(path) or "}" in str(path):
+        raise StackError(
+            f"the state folder {settings.state_dir} holds ':' or '}}', which a connector's "
+            "${file:<path>:<key>} reference cannot carry: set STATE_DIR to a path without them"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    values = {
+        "aws.access.key.id": settings.s3_access_key.get_secret_value(),
+        "aws.secret.access.key": settings.s3_secret_key.get_secret_value(),
+    }
+    text = "".join(f"{k}={_property_escape(v)}\n" for k, v in values.items())
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        path.chmod(0o600)
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def secret_refs(settings: Settings) -> dict[str, str]:
+    """The connector's credential keys as references into `secrets_file`, not the values."""
+    path = secrets_file(settings)
+    return {key: f"${{file:{path}:{key}}}" for key in SECRET_KEYS}
 
 
 def local_connector_config(settings: Settings) -> tuple[str, dict[str, str]]:
@@ -37,8 +123,9 @@ def local_connector_config(settings: Settings) -> tuple[str, dict[str, str]]:
             # What export-aws leaves out because MSK reaches real S3 with the worker's IAM role.
             "store.url": settings.s3_endpoint,
             "s3.path.style.access.enabled": "true",
-            "aws.access.key.id": settings.s3_access_key.get_secret_value(),
-            "aws.secret.access.key": settings.s3_secret_key.get_secret_value(),
+            # References the worker resolves (write_secrets): the stored config and
+            # GET .../config never show the key.
+            **secret_refs(settings),
             # The local Kafka is one broker.
             "errors.deadletterqueue.topic.replication.factor": "1",
         }
@@ -53,6 +140,7 @@ class ConnectorNotReady(StackError):
 def register(settings: Settings, *, timeout: float = 90.0) -> str:
     """PUT the namespace's connector (created or updated in place), wait until it RUNs."""
     name, config = local_connector_config(settings)
+    write_secrets(settings)
     base = settings.kafka_connect_url.rstrip("/")
     try:
         resp = requests.put(f"{base}/connectors/{name}/config", json=config, timeout=60)

@@ -28,6 +28,7 @@ from minio.deleteobjects import DeleteObject
 
 from services.clients import clients_for
 from services.settings import Settings
+from services.stack import connectors
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
 from tests.conftest import SESSION
 
@@ -74,6 +75,7 @@ class Landing:
 
     def config(self, topic: str, **overrides: str) -> dict[str, str]:
         s = self.settings
+        connectors.write_secrets(s)
         config = {
             "connector.class": S3_SINK_CONNECTOR_CLASS,
             "tasks.max": "1",
@@ -85,8 +87,8 @@ class Landing:
             "s3.region": s.s3_region,
             "store.url": s.s3_endpoint,
             "s3.path.style.access.enabled": "true",
-            "aws.access.key.id": s.s3_access_key.get_secret_value(),
-            "aws.secret.access.key": s.s3_secret_key.get_secret_value(),
+            # References the worker resolves from a 0600 file, as `make up` registers them.
+            **connectors.secret_refs(s),
             "flush.size": "10",
             "rotate.schedule.interval.ms": "1500",
             "errors.tolerance": "all",
@@ -245,6 +247,51 @@ def exactly_once(counts: dict[int, Counter[int]], expected: dict[int, int]) -> N
         assert not doubled, f"partition {partition}: offsets landed twice: {doubled[:20]}"
         missing = sorted(set(range(n)) - set(c))
         assert not missing, f"partition {partition}: offsets not landed: {missing[:20]}"
+
+
+def test_secret_key_is_a_reference_nowhere_stored_and_the_connector_still_lands(
+    landing: Landing,
+) -> None:
+    topic = landing.topic("secret")
+    name = f"{landing.user_id}-secret"
+    landing.put(name, landing.config(topic))
+    landing.wait_state(name, "RUNNING", 1)
+    secret = landing.settings.s3_secret_key.get_secret_value()
+    stored = requests.get(f"{landing.connect}/connectors/{name}/config", timeout=10)
+    assert stored.status_code == 200, stored.text
+    assert secret not in stored.text
+    path = connectors.secrets_file(landing.settings)
+    assert stored.json()["aws.secret.access.key"] == f"${{file:{path}:aws.secret.access.key}}"
+    assert path.stat().st_mode & 0o077 == 0, "the secrets file is readable by others"
+    # Nor in what Connect stored in its config topic for this connector.
+    consumer = Consumer(
+        {
+            "bootstrap.servers": landing.settings.kafka_bootstrap_servers,
+            "group.id": f"{landing.user_id}-configs-reader",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        configs_topic = "_connect-configs"
+        _, high = consumer.get_watermark_offsets(TopicPartition(configs_topic, 0), timeout=10)
+        consumer.assign([TopicPartition(configs_topic, 0, 0)])
+        ours: list[bytes] = []
+        position = 0
+        while position < high:
+            msg = consumer.poll(5)
+            assert msg is not None, f"{configs_topic} stopped at {position} of {high}"
+            assert msg.error() is None, msg.error()
+            position = msg.offset() + 1
+            if (msg.key() or b"").decode() == f"connector-{name}":
+                ours.append(msg.value() or b"")
+    finally:
+        consumer.close()
+    assert ours, f"no record of connector-{name} in {configs_topic}"
+    assert not any(secret.encode() in v for v in ours)
+    # The worker resolved the reference: the connector reaches S3 and lands.
+    produce(landing.settings, topic, [(0, value(i, "s")) for i in range(12)])
+    exactly_once(landing.wait_landed(topic, {0: 12}), {0: 12})
 
 
 def test_worker_lists_the_plugin(stack: Settings) -> None:

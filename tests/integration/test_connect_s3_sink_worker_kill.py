@@ -21,7 +21,7 @@ from confluent_kafka import KafkaException
 from services.clients import clients_for
 from services.s3_sink.process import free_port
 from services.settings import Settings
-from services.stack import configs, install
+from services.stack import configs, connectors, install
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
 from tests.conftest import SESSION
 from tests.integration.test_connect_s3_sink import Landing, exactly_once, produce, value, wait_for
@@ -66,6 +66,7 @@ scheduled.rebalance.max.delay.ms=0
 consumer.session.timeout.ms=10000
 consumer.heartbeat.interval.ms=2000
 """
+            + connectors.worker_config_providers(stack)
         )
         self.libs = install.kafka_libs(stack)
         self.proc: subprocess.Popen[bytes] | None = None

@@ -7,10 +7,14 @@ import pytest
 
 from services.aws.export import connector_config
 from services.settings import Settings
+from services.stack import configs
 from services.stack.connectors import (
     BYTE_ARRAY_CONVERTER,
+    _property_escape,
     local_connector_config,
     parse_status,
+    secrets_file,
+    write_secrets,
 )
 from services.stack.definitions import all_services
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
@@ -76,3 +80,39 @@ def test_landing_sink_is_python_by_default_and_refuses_other_values() -> None:
     assert settings().landing_sink == "python"
     with pytest.raises(ValueError, match="landing_sink"):
         settings(landing_sink="kafka")
+
+
+def test_the_config_references_the_credentials_and_holds_neither(tmp_path: Path) -> None:
+    s = settings(state_dir=tmp_path, s3_secret_key="s3cr3t-Value", s3_access_key="AKIDLOCAL")
+    _, local = local_connector_config(s)
+    text = repr(local)
+    assert "s3cr3t-Value" not in text and "AKIDLOCAL" not in text
+    path = secrets_file(s)
+    assert local["aws.secret.access.key"] == f"${{file:{path}:aws.secret.access.key}}"
+    assert local["aws.access.key.id"] == f"${{file:{path}:aws.access.key.id}}"
+    # The worker resolves them with its FileConfigProvider, limited to the secrets folder.
+    props = configs.connect_properties(s).read_text().splitlines()
+    assert "config.providers=file" in props
+    assert (
+        "config.providers.file.class="
+        "org.apache.kafka.common.config.provider.FileConfigProvider" in props
+    )
+    assert f"config.providers.file.param.allowed.paths={path.parent}" in props
+
+
+def test_secrets_file_is_private_and_holds_the_credentials(tmp_path: Path) -> None:
+    s = settings(state_dir=tmp_path, s3_secret_key="s3cr3t-Value", s3_access_key="AKIDLOCAL")
+    path = write_secrets(s)
+    assert path == secrets_file(s)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o077 == 0
+    lines = path.read_text().splitlines()
+    assert lines == ["aws.access.key.id=AKIDLOCAL", "aws.secret.access.key=s3cr3t-Value"]
+    path.chmod(0o644)  # loosened by hand: the next write makes it private again
+    write_secrets(s)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_secret_values_are_escaped_for_java_properties() -> None:
+    assert _property_escape("a=b:c d\\e#f!") == "a\\=b\\:c\\ d\\\\e\\#f\\!"
+    assert _property_escape("caf\u00e9\n") == "caf\\u00e9\\n"
