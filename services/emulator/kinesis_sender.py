@@ -6,9 +6,10 @@ API Gateway tutorial's `{"records": [{"data", "partition-key"}]}`, at most 500 a
 (Kinesis' PutRecords limit). On AWS the base URL is the API Gateway invoke URL with its
 stage, whose Kinesis integrations `make export-aws` writes.
 
-Retried, with the same backoff policy as the other targets: connection errors, timeouts,
-HTTP 5xx and 429, Kinesis' throttling errors, and the records a PutRecords answer marks
-failed (only those are sent again). Any other 4xx stops the run.
+Retried in the base class's loop (same backoff, never sooner than `Retry-After`):
+connection errors, timeouts, HTTP 5xx and 429, Kinesis' throttling errors, and the records
+a PutRecords answer marks failed (only those are sent again). Any other 4xx, or a record
+refused for good, stops the run; only the records without a sequence number count failed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import orjson
 import requests
 
 from services.emulator.errors import DeliveryError, EmulatorError
-from services.emulator.sender import HTTP_TIMEOUT, RetryPolicy, Sender
+from services.emulator.sender import (
+    HTTP_TIMEOUT,
+    RetryLater,
+    RetryPolicy,
+    Sender,
+    retry_after_seconds,
+)
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,10 +43,8 @@ RETRIABLE_TYPES = frozenset(
         "InternalFailure",
     }
 )
-
-
-class _Retry(Exception):
-    pass
+#: A per-record result that is not a refusal: success (None) or a retriable error.
+RETRIABLE = RETRIABLE_TYPES | {None}
 
 
 class KinesisSender(Sender):
@@ -85,33 +90,11 @@ class KinesisSender(Sender):
             self._with_retries(topic, chunk, lambda pending: self._put_many(table, topic, pending))
         return len(rows)
 
-    # --- one call and its retries -------------------------------------------------------
+    # --- one call and its retries: the base class's loop (backoff, Retry-After) --------
     def _with_retries(self, topic: str, rows: list[dict[str, Any]], call: Any) -> None:
-        pending = rows
-        attempt = 0
-        while True:
-            try:
-                pending = call(pending)
-            except _Retry as why:
-                reason = str(why)
-            else:
-                if not pending:
-                    return
-                reason = f"{len(pending)} records failed with a retriable Kinesis error"
-            if self.policy.exhausted(attempt) or self.stopping.is_set():
-                raise DeliveryError(
-                    f"gave up on {len(pending)} records for stream {topic} after {attempt} "
-                    f"retries ({reason}); raise or drop --max-retries, and check the proxy "
-                    "and Kafka",
-                    failed=len(pending),
-                )
-            delay = self.policy.delay(attempt)
-            attempt += 1
-            with self._lock:
-                self.retries += 1
-            self.on_retry(1)
-            log.info("retry %d for %s in %.2f s: %s", attempt, topic, delay, reason)
-            self.stopping.wait(delay)
+        self.with_retries(
+            topic, rows, call, f"records failed with a retriable Kinesis error on {topic}"
+        )
 
     def _request(self, url: str, body: dict[str, Any], count: int) -> requests.Response:
         with self._lock:
@@ -124,10 +107,13 @@ class KinesisSender(Sender):
                 timeout=HTTP_TIMEOUT,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retry(f"{type(exc).__name__} talking to {url}") from None
+            raise RetryLater(f"{type(exc).__name__} talking to {url}") from None
         status = response.status_code
         if status >= 500 or status == 429 or _error_type(response) in RETRIABLE_TYPES:
-            raise _Retry(f"HTTP {status}: {_message(response)}")
+            raise RetryLater(
+                f"HTTP {status}: {_message(response)}",
+                retry_after_seconds(response.headers.get("Retry-After")),
+            )
         if status != 200:
             raise DeliveryError(
                 f"{url} answered HTTP {status}: {_message(response)}. This is not retried: "
@@ -161,18 +147,17 @@ class KinesisSender(Sender):
                 "as acknowledged",
                 failed=len(rows),
             )
-        retry = []
-        for row, result in zip(rows, results, strict=True):
-            code = result.get("ErrorCode") if isinstance(result, dict) else "malformed"
-            if code is None:
-                continue
-            if code not in RETRIABLE_TYPES:
-                raise DeliveryError(
-                    f"stream {stream} refused a record: {code} {result.get('ErrorMessage')}",
-                    failed=len(rows),
-                )
-            retry.append(row)
-        return retry
+        codes = [r.get("ErrorCode") if isinstance(r, dict) else "malformed" for r in results]
+        refused = [(c, r) for c, r in zip(codes, results, strict=True) if c not in RETRIABLE]
+        if refused:
+            code, result = refused[0]
+            message = result.get("ErrorMessage") if isinstance(result, dict) else result
+            # Only the records with an ErrorCode failed; the others have a sequence number.
+            raise DeliveryError(
+                f"stream {stream} refused {len(refused)} records: {code} {message}",
+                failed=sum(c is not None for c in codes),
+            )
+        return [row for row, code in zip(rows, codes, strict=True) if code is not None]
 
 
 def sender_for(settings: Settings, target: str, policy: RetryPolicy) -> Sender:

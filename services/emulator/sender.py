@@ -86,7 +86,7 @@ def retry_after_seconds(header: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-class _Retry(Exception):
+class RetryLater(Exception):
     """This attempt failed in a way that may succeed later (after `retry_after` s if the
     server said so)."""
 
@@ -165,19 +165,36 @@ class Sender:
 
     def _deliver(self, table: str, topic: str, rows: list[dict[str, Any]]) -> int:
         url = self.url_for(table, topic)
+        self.with_retries(
+            topic,
+            rows,
+            lambda pending: self._post(url, topic, pending),
+            "records got a retriable Kafka error (50003)",
+        )
+        return len(rows)
+
+    def with_retries(
+        self,
+        topic: str,
+        rows: list[dict[str, Any]],
+        call: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+        pending_reason: str,
+    ) -> None:
+        """Call `call(pending)` until it returns no rows still to send, backing off between
+        attempts and never sooner than the server's `Retry-After` (every target's loop)."""
         pending = rows
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
-                pending = self._post(url, topic, pending)
-            except _Retry as why:
+                pending = call(pending)
+            except RetryLater as why:
                 reason = str(why)
                 retry_after = why.retry_after
             else:
                 if not pending:
-                    return len(rows)
-                reason = f"{len(pending)} records got a retriable Kafka error (50003)"
+                    return
+                reason = f"{len(pending)} {pending_reason}"
             if self.policy.exhausted(attempt) or self.stopping.is_set():
                 raise DeliveryError(
                     f"gave up on {len(pending)} records for {topic} after {attempt} retries "
@@ -208,10 +225,10 @@ class Sender:
         try:
             response = self._session().post(url, data=body, headers=headers, timeout=HTTP_TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retry(f"{type(exc).__name__} talking to {url}") from None
+            raise RetryLater(f"{type(exc).__name__} talking to {url}") from None
         status = response.status_code
         if status >= 500 or status == 429:
-            raise _Retry(
+            raise RetryLater(
                 f"HTTP {status}: {_message(response)}",
                 retry_after_seconds(response.headers.get("Retry-After")),
             )
@@ -243,17 +260,18 @@ def _unacknowledged(
             failed=len(rows),
         )
     retry: list[dict[str, Any]] = []
+    refused = [e for e in offsets if e.get("error_code") not in (None, RETRIABLE_RECORD_ERROR)]
+    if refused:
+        # Only the records without an offset failed; the others are in Kafka already.
+        failed = sum(e.get("error_code") is not None for e in offsets)
+        raise DeliveryError(
+            f"the broker refused {len(refused)} records for {url}: "
+            f"{refused[0].get('error_code')} {refused[0].get('error')}",
+            failed=failed,
+        )
     for row, entry in zip(rows, offsets, strict=True):
-        code = entry.get("error_code")
-        if code is None:
-            continue
-        if code == RETRIABLE_RECORD_ERROR:
+        if entry.get("error_code") is not None:
             retry.append(row)
-        else:
-            raise DeliveryError(
-                f"the broker refused a record for {url}: {code} {entry.get('error')}",
-                failed=len(rows),
-            )
     return retry
 
 
