@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     rest_proxy_max_inflight_requests: int = Field(default=64, ge=1)
     rest_proxy_max_inflight_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     rest_proxy_retry_after_s: int = Field(default=1, ge=0)
+    # Consumer instances of the v2 consumer API alive at once (above: 429 with Retry-After);
+    # each holds a Kafka consumer and its fetch queue, so this bounds their memory.
+    rest_proxy_max_consumers: int = Field(default=64, ge=1)
 
     # --- S3 (SeaweedFS stand-in) --------------------------------------------------------
     s3_endpoint: str = "http://127.0.0.1:9000"

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("json", "binary")
 MAX_RECORDS_PER_FETCH = 500
+#: Each consumer's prefetch queue, in KiB (see `create`).
+QUEUED_KBYTES = 2048
+#: Confluent's code for "too many requests".
+TOO_MANY_CONSUMERS = 42901
 
 Partition = tuple[str, int]
 
@@ -82,9 +86,10 @@ class UndecodableRecord(Exception):
 
 
 class ConsumerRegistry:
-    def __init__(self, clients: ClientFactory, idle_s: float) -> None:
+    def __init__(self, clients: ClientFactory, idle_s: float, max_instances: int = 64) -> None:
         self._clients = clients
         self._idle_s = idle_s
+        self._max_instances = max_instances
         self._instances: dict[tuple[str, str], ConsumerInstance] = {}
         self._counter = 0
 
@@ -117,6 +122,17 @@ class ConsumerRegistry:
                 422, '`auto.commit.enable` must be "true" or "false".', INVALID_CONSUMER_CONFIG
             )
         auto_commit = auto_commit_raw == "true"
+        if len(self._instances) >= self._max_instances:
+            # Each instance is a Kafka consumer with its own fetch queue: a bound on their
+            # number bounds the proxy's memory. 429: the proxy answers with Retry-After.
+            raise ProxyError(
+                429,
+                f"Too many consumer instances ({len(self._instances)}, the limit "
+                f"REST_PROXY_MAX_CONSUMERS={self._max_instances}): delete the ones you no "
+                "longer use (DELETE /consumers/<group>/instances/<name>), wait for idle ones "
+                "to expire, or raise the limit.",
+                TOO_MANY_CONSUMERS,
+            )
         if (group, name) in self._instances:
             raise ProxyError(
                 409,
@@ -133,6 +149,10 @@ class ConsumerRegistry:
                 # Offsets are stored by hand for returned records only (see `fetch`), so
                 # auto-commit never covers what is still in the buffer.
                 "enable.auto.offset.store": False,
+                # librdkafka prefetches up to 64 MiB per consumer by default; the API
+                # fetches at most MAX_RECORDS_PER_FETCH a poll, so 2 MiB is plenty and
+                # REST_PROXY_MAX_CONSUMERS instances stay within a known bound.
+                "queued.max.messages.kbytes": QUEUED_KBYTES,
             },
         )
         instance = ConsumerInstance(

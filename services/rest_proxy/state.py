@@ -34,7 +34,11 @@ class ProxyState:
             timeout_s=min(5.0, timeout),
             servers=settings.kafka_bootstrap_servers,
         )
-        self.consumers = ConsumerRegistry(self.clients, settings.rest_proxy_consumer_idle_s)
+        self.consumers = ConsumerRegistry(
+            self.clients,
+            settings.rest_proxy_consumer_idle_s,
+            max_instances=settings.rest_proxy_max_consumers,
+        )
         self.admission = Admission(
             settings.rest_proxy_max_inflight_requests,
             settings.rest_proxy_max_inflight_bytes,

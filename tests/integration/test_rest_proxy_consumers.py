@@ -210,3 +210,21 @@ def test_consumer_api_bad_bodies_are_422(proxy: Settings) -> None:
     bad = call("POST", f"{proxy.rest_proxy_url}/consumers/g", {"auto.commit.enable": "maybe"})
     assert bad.status_code == 422
     assert call("DELETE", base).status_code == 204
+
+
+def test_consumer_instances_above_the_limit_get_429_with_retry_after(module_ns: Settings) -> None:
+    settings = with_free_ports(module_ns).model_copy(update={"rest_proxy_max_consumers": 2})
+    with ProxyProcess(settings) as running:
+        base = f"{running.settings.rest_proxy_url}/consumers/cap-{uuid.uuid4().hex[:8]}"
+        made = [call("POST", base, {"name": f"c{i}", "format": "json"}) for i in range(2)]
+        assert [m.status_code for m in made] == [200, 200], [m.text for m in made]
+        refused = call("POST", base, {"name": "c2", "format": "json"})
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["Retry-After"] == str(settings.rest_proxy_retry_after_s)
+        assert "REST_PROXY_MAX_CONSUMERS" in refused.json()["message"]
+        # Deleting one makes room again.
+        assert call("DELETE", f"{made[0].json()['base_uri']}").status_code == 204
+        again = call("POST", base, {"name": "c2", "format": "json"})
+        assert again.status_code == 200, again.text
+        for name in ("c1", "c2"):
+            call("DELETE", f"{base}/instances/{name}")

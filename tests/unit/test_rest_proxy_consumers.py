@@ -80,3 +80,37 @@ def test_binary_format_returns_any_bytes_and_null_stays_null() -> None:
     instance = _instance("binary", [b"\xff\x00", None])
     got = _take(instance)
     assert [r["value"] for r in got] == [base64.b64encode(b"\xff\x00").decode(), None]
+
+
+class _Factory:
+    """Records the configuration of every consumer the registry asks for."""
+
+    def __init__(self) -> None:
+        self.configs: list[dict[str, Any]] = []
+
+    def kafka_consumer(self, group: str, **overrides: Any) -> Any:
+        self.configs.append({"group.id": group, **overrides})
+        return object()
+
+
+def test_consumer_instances_are_capped_with_429_and_their_prefetch_is_bounded() -> None:
+    import asyncio
+
+    from services.rest_proxy.errors import ProxyError
+
+    factory = _Factory()
+    registry = ConsumerRegistry(clients=factory, idle_s=60, max_instances=2)  # type: ignore[arg-type]
+
+    async def scenario() -> ProxyError:
+        await registry.create("g", {"name": "a"})
+        await registry.create("g", {"name": "b"})
+        try:
+            await registry.create("g", {"name": "c"})
+        except ProxyError as exc:
+            return exc
+        raise AssertionError("a third instance was created above the limit of 2")
+
+    refused = asyncio.run(scenario())
+    assert refused.status == 429 and "REST_PROXY_MAX_CONSUMERS=2" in refused.message
+    assert len(registry) == 2 and len(factory.configs) == 2
+    assert all(c["queued.max.messages.kbytes"] <= 4096 for c in factory.configs)
