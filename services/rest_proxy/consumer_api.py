@@ -8,8 +8,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.rest_proxy.errors import CONSUMER_FORMAT_MISMATCH, ProxyError
-from services.rest_proxy.produce import read_body
+from services.rest_proxy.errors import CONSUMER_FORMAT_MISMATCH, ProxyError, internal_topic
+from services.rest_proxy.produce import is_internal, read_body
 from services.rest_proxy.records import V2, load_json, media_type
 from services.rest_proxy.state import ProxyState
 
@@ -68,6 +68,18 @@ async def subscribe(request: Request) -> Response:
         or not all(isinstance(t, str) and t for t in topics)
     ):
         raise ProxyError(422, "Field `topics` must be a non-empty array of topic names.")
+    for topic in topics:
+        if is_internal(topic):
+            # _connect-configs holds connector configs, __consumer_offsets every group's
+            # position: as with produce, 403 with Kafka's TopicAuthorization wording.
+            raise internal_topic(topic)
+        if topic.startswith("^"):
+            # librdkafka reads such a name as a regex, which could match internal topics.
+            raise ProxyError(
+                422,
+                f"Topic {topic!r}: names starting with '^' are regular expressions to "
+                "Kafka's client; this proxy subscribes to named topics only, list them.",
+            )
     await _state(request).consumers.subscribe(instance, topics)
     return Response(status_code=204)
 

@@ -228,3 +228,28 @@ def test_consumer_instances_above_the_limit_get_429_with_retry_after(module_ns: 
         assert again.status_code == 200, again.text
         for name in ("c1", "c2"):
             call("DELETE", f"{base}/instances/{name}")
+
+
+def test_subscribing_to_internal_topics_is_403_and_nothing_is_read(proxy: Settings) -> None:
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    created = call(
+        "POST",
+        f"{proxy.rest_proxy_url}/consumers/{group}",
+        {"format": "binary", "auto.offset.reset": "earliest"},
+    )
+    assert created.status_code == 200, created.text
+    base = str(created.json()["base_uri"])
+    try:
+        for topics in (["_connect-configs"], [proxy.topic("pin"), "__consumer_offsets"]):
+            refused = call("POST", f"{base}/subscription", {"topics": topics})
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error_code"] == 40301
+            assert "Not authorized to access topics" in refused.json()["message"]
+        # A regex (librdkafka reads '^...' as one) could reach them too: refused.
+        regex = call("POST", f"{base}/subscription", {"topics": ["^_connect.*"]})
+        assert regex.status_code == 422, regex.text
+        assert call("GET", f"{base}/subscription").json() == {"topics": []}
+        polled = call("GET", f"{base}/records?timeout=500", accept=BINARY_V2)
+        assert polled.status_code == 200 and polled.json() == []
+    finally:
+        call("DELETE", base)
