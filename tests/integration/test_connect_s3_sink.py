@@ -346,6 +346,10 @@ def test_lands_layout_byte_identical_rotation_and_dead_letter(landing: Landing) 
     finally:
         consumer.close()
     landing.wait_state(name, "RUNNING", 1)
+    # `make status` counts it on the connector's line.
+    state = {st.name: st for st in connectors.all_states(landing.settings)}[name]
+    assert state.dlq == landing.dlq and state.dead_lettered == 1, state
+    assert state.summary().endswith(f"dead-letter queue {landing.dlq}: 1 record")
 
 
 def test_an_object_another_writer_stored_is_never_replaced(landing: Landing) -> None:

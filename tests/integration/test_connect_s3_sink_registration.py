@@ -61,4 +61,6 @@ def test_register_is_idempotent_runs_and_shows_in_status(connect_ns: Settings) -
     rows = {r.name: r for r in lifecycle.status(connect_ns)}
     assert "s3-sink" not in rows  # with LANDING_SINK=connect the Python sink is not a service
     row = rows[f"connector {name}"]
-    assert row.up and row.detail == "connector RUNNING, tasks 0:RUNNING", row.detail
+    dlq = f"dlq-{connect_ns.pipeline_user_id}"
+    expected_detail = f"connector RUNNING, tasks 0:RUNNING, dead-letter queue {dlq}: 0 records"
+    assert row.up and row.detail == expected_detail, row.detail

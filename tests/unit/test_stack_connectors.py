@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ def test_status_parsing_running_failed_and_waiting() -> None:
         }
     )
     assert failed.failed and not failed.running and failed.trace == "boom"
+    # With a dead-letter queue the line counts what is in it.
+    assert (
+        replace(running, dlq="d", dead_lettered=1)
+        .summary()
+        .endswith(", dead-letter queue d: 1 record")
+    )
+    assert replace(running, dlq="d", dead_lettered=3).summary().endswith(": 3 records")
+    assert replace(running, dlq="d").summary().endswith("dead-letter queue d: count unknown")
     # A connector whose tasks are not assigned yet is not running.
     assert not parse_status({"name": "x", "connector": {"state": "RUNNING"}, "tasks": []}).running
 
