@@ -38,9 +38,16 @@ MAX_JSON_DEPTH = 1024
 # default), which would refuse values the sink accepts (depth 990-1024). Room for the
 # envelope's 3 levels, the caller's stack and `MAX_JSON_DEPTH`; anything deeper than the
 # new limit is refused as too deep, which it is anyway.
-_RECURSION_HEADROOM = 4 * MAX_JSON_DEPTH
-if sys.getrecursionlimit() < _RECURSION_HEADROOM:
-    sys.setrecursionlimit(_RECURSION_HEADROOM)
+RECURSION_HEADROOM = 4 * MAX_JSON_DEPTH
+
+
+def ensure_recursion_headroom() -> None:
+    """Raise the interpreter's recursion limit to `RECURSION_HEADROOM` (never lower it).
+
+    Process-wide, so only the proxy's entry point calls it (`server.serve`), not an
+    import: importing this module must not change the limit of whoever imports it."""
+    if sys.getrecursionlimit() < RECURSION_HEADROOM:
+        sys.setrecursionlimit(RECURSION_HEADROOM)
 
 
 def media_type(header: str | None) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import uvicorn
 
 from services.rest_proxy.app import ProxyApp
+from services.rest_proxy.records import ensure_recursion_headroom
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def serve(settings: Settings, *, host: str | None = None, log_level: str = "info
             "does; give it a port of its own (default 4567)"
         )
     sockets = [bind(rest), bind(legacy), bind(kinesis)]
+    # The depth rule (records.MAX_JSON_DEPTH) needs this headroom in the serving process.
+    ensure_recursion_headroom()
     app = ProxyApp(settings, legacy_port=legacy.port, kinesis_port=kinesis.port)
     config = uvicorn.Config(
         app,

@@ -19,6 +19,7 @@ from confluent_kafka import TopicPartition
 from services.clients import clients_for
 from services.rest_proxy.overload import run as overload
 from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.records import MAX_JSON_DEPTH
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -134,6 +135,18 @@ def test_values_the_sink_cannot_land_are_refused_over_http(
     assert says in message and "records[1].value" in message
     # All or nothing: the good record before it was not written either.
     assert end_offsets(proxy, topic) == before
+
+
+def test_the_deepest_allowed_value_is_acknowledged_by_the_running_proxy(proxy: Settings) -> None:
+    # The depth limit needs recursion headroom, set by the proxy's entry point (not by an
+    # import): a value exactly MAX_JSON_DEPTH deep is acknowledged, one level more is not.
+    topic = proxy.topic("geo")
+    deep = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    ok = post(proxy, topic, b'{"records": [{"value": ' + deep + b"}]}")
+    assert ok.status_code == 200, ok.text[:300]
+    assert ok.json()["offsets"][0]["error_code"] is None
+    deeper = b"[" + deep + b"]"
+    error(post(proxy, topic, b'{"records": [{"value": ' + deeper + b"}]}"), 422, 422)
 
 
 def test_overload_is_answered_429_with_retry_after_and_bounded_memory(

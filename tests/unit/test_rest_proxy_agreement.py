@@ -10,6 +10,8 @@ and left out of the equivalence on purpose.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,10 +19,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.rest_proxy.errors import ProxyError
-from services.rest_proxy.records import MAX_JSON_DEPTH, parse_records
+from services.rest_proxy.records import (
+    MAX_JSON_DEPTH,
+    ensure_recursion_headroom,
+    parse_records,
+)
 from services.s3_sink.layout import InvalidRecord, to_line
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True, scope="module")
+def recursion_headroom() -> Iterator[None]:
+    """What the proxy's entry point (`server.serve`) sets; importing records does not."""
+    before = sys.getrecursionlimit()
+    ensure_recursion_headroom()
+    yield
+    sys.setrecursionlimit(before)
+
 
 BOUNDED = settings(
     max_examples=300,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
@@ -13,14 +15,36 @@ from services.rest_proxy.records import (
     BINARY_V2,
     JSON_V2,
     MAX_JSON_DEPTH,
+    RECURSION_HEADROOM,
     check_size,
     embedded_format,
+    ensure_recursion_headroom,
     media_type,
     parse_event,
     parse_records,
 )
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True, scope="module")
+def recursion_headroom() -> Iterator[None]:
+    """What the proxy's entry point (`server.serve`) sets; importing records does not."""
+    before = sys.getrecursionlimit()
+    ensure_recursion_headroom()
+    yield
+    sys.setrecursionlimit(before)
+
+
+def test_importing_the_parser_leaves_the_recursion_limit_alone() -> None:
+    # A fresh interpreter: this one's limit is the fixture's.
+    code = (
+        "import sys; before = sys.getrecursionlimit(); "
+        "import services.rest_proxy.records, services.kinesis.fast; "
+        "assert sys.getrecursionlimit() == before, sys.getrecursionlimit()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert sys.getrecursionlimit() >= RECURSION_HEADROOM
 
 
 def _status(fn: Callable[..., object], *args: object) -> tuple[int, int]:
