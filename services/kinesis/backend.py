@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +33,6 @@ from services.rest_proxy.errors import KAFKA_RETRIABLE_ERROR, ProxyError
 from services.rest_proxy.produce import is_internal
 from services.rest_proxy.producer import UNKNOWN_TOPIC_CODES, OutRecord, RecordResult
 from services.rest_proxy.state import ProxyState
-from services.s3_sink.config import sink_config
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +120,7 @@ class KinesisBackend:
         self._group = f"kinesis-reader-{os.getpid()}"
         # The batch pipeline's topics (`<id>.pin|geo|user`) are the S3 sink's, by the
         # sink's own subscription rule: not streams, so Kinesis cannot write or drop them.
-        self._batch = re.compile(sink_config(state.settings).subscription)
+        self._batch = state.sink_topics
 
     def is_stream(self, name: str) -> bool:
         """Streams are the `streaming-*` topics and other user-created names; never an

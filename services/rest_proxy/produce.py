@@ -74,7 +74,13 @@ async def produce_v2(request: Request) -> Response:
         raise internal_topic(topic)
     fmt = embedded_format(request.headers.get("content-type"))
     body = await read_body(request, state.settings.rest_proxy_max_body_bytes)
-    records = parse_records(body, fmt, state.settings.rest_proxy_max_records_per_request)
+    records = parse_records(
+        body,
+        fmt,
+        state.settings.rest_proxy_max_records_per_request,
+        # Whatever the proxy acknowledges, the sink lands: no tombstones on its topics.
+        tombstones=state.sink_topics.match(topic) is None,
+    )
     results = await produce_records(state, topic, records)
     offsets = [
         {"partition": r.partition, "offset": r.offset, "error_code": r.error_code, "error": r.error}

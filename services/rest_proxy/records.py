@@ -157,10 +157,20 @@ def _raw(data: Any) -> bytes | None:
     return None if raw == b"null" else raw
 
 
-def parse_records(body: bytes, fmt: str, max_records: int | None = None) -> list[OutRecord]:
+#: Why a null value is refused on the topics the S3 sink lands.
+TOMBSTONE_REFUSED = (
+    "is null: a null value is a tombstone and would not land in S3; send the event as JSON"
+)
+
+
+def parse_records(
+    body: bytes, fmt: str, max_records: int | None = None, *, tombstones: bool = True
+) -> list[OutRecord]:
     """A produce body -> (key bytes, value bytes, partition) per record, in order.
 
-    JSON keys and values keep the client's text; every one is valid by the sink's rule."""
+    JSON keys and values keep the client's text; every one is valid by the sink's rule.
+    A null (or absent) value is a Kafka tombstone, as in Confluent's proxy; with
+    `tombstones=False` (the topics the S3 sink lands, which cannot write one) it is 422."""
     try:
         request = _DECODERS[fmt].decode(body)
     except msgspec.ValidationError as exc:
@@ -185,9 +195,14 @@ def parse_records(body: bytes, fmt: str, max_records: int | None = None) -> list
             "(REST_PROXY_MAX_RECORDS_PER_REQUEST); split it into several requests."
         )
     if fmt == "binary":
-        return [(r.key, r.value, r.partition) for r in records]
-    out = [(_raw(r.key), _raw(r.value), r.partition) for r in records]
-    _check_texts(out)
+        out = [(r.key, r.value, r.partition) for r in records]
+    else:
+        out = [(_raw(r.key), _raw(r.value), r.partition) for r in records]
+        _check_texts(out)
+    if not tombstones:
+        for i, (_key, value, _p) in enumerate(out):
+            if value is None:
+                raise _invalid(f"records[{i}].value {TOMBSTONE_REFUSED}.")
     return out
 
 

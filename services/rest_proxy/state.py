@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +15,7 @@ from services.rest_proxy.consumers import ConsumerRegistry
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.metadata import TopicCache
 from services.rest_proxy.producer import AsyncProducer, producer_overrides
+from services.s3_sink.config import sink_config
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 class ProxyState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: The topics the S3 sink lands (`<id>.pin|geo|user`), by the sink's own
+        #: subscription rule: there a null value (a tombstone) is refused, and Kinesis
+        #: does not treat them as streams.
+        self.sink_topics = re.compile(sink_config(settings).subscription)
         self.clients = clients_for(settings)
         timeout = settings.rest_proxy_produce_timeout_s
         self.producer = AsyncProducer(

@@ -137,6 +137,23 @@ def test_values_the_sink_cannot_land_are_refused_over_http(
     assert end_offsets(proxy, topic) == before
 
 
+def test_a_null_value_is_refused_on_the_sinks_topics_and_a_tombstone_elsewhere(
+    proxy: Settings,
+) -> None:
+    # Whatever the proxy acknowledges, the S3 sink lands: it cannot write a tombstone.
+    topic = proxy.topic("user")
+    before = end_offsets(proxy, topic)
+    body = {"records": [{"value": {"ind": 1}}, {"value": None}]}
+    message = error(post(proxy, topic, body), 422, 422)
+    assert "records[1].value" in message and "tombstone and would not land in S3" in message
+    assert end_offsets(proxy, topic) == before  # the good record was not written either
+    # A topic the sink does not land keeps Confluent's behaviour: a tombstone.
+    stream = proxy.streaming_topic("user")
+    answer = post(proxy, stream, {"records": [{"key": "k", "value": None}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["offsets"][0]["error_code"] is None
+
+
 def test_the_deepest_allowed_value_is_acknowledged_by_the_running_proxy(proxy: Settings) -> None:
     # The depth limit needs recursion headroom, set by the proxy's entry point (not by an
     # import): a value exactly MAX_JSON_DEPTH deep is acknowledged, one level more is not.

@@ -3,8 +3,9 @@
 Whatever the proxy acknowledges, the sink can land: a JSON record value the proxy accepts
 is one the sink's encoder (`services.s3_sink.layout.to_line`) writes, and a value the sink
 can write is one the proxy accepts. Refusals are 400 or 422, never anything else.
-A `null` value is a Kafka tombstone: accepted by the proxy, dead-lettered by the sink,
-and left out of the equivalence on purpose.
+Bodies are parsed as for the topics the sink lands (`tombstones=False`): there a `null`
+value, which Kafka would carry as a tombstone the sink cannot write, is refused with 422
+like any other value the sink cannot land (no exception to the rule).
 """
 
 from __future__ import annotations
@@ -86,7 +87,13 @@ _poison = st.sampled_from(
 )
 
 
-def _encodable(text: bytes) -> bool:
+def _as_kafka(text: bytes) -> bytes | None:
+    """The Kafka value of a JSON text: `null` is no value at all (a tombstone)."""
+    return None if text.strip(b" \t\r\n") == b"null" else text
+
+
+def _encodable(text: bytes | None) -> bool:
+    """Whether the sink writes this Kafka value (None, a tombstone, it cannot)."""
     try:
         to_line(text)
     except InvalidRecord:
@@ -119,7 +126,7 @@ def value_texts(draw: st.DrawFn) -> bytes:
 def _outcome(body: bytes, fmt: str = "json") -> list[Any] | ProxyError:
     """The parser's answer; anything but a 400/422 refusal fails the test (a 5xx)."""
     try:
-        return list(parse_records(body, fmt, max_records=10_000))
+        return list(parse_records(body, fmt, max_records=10_000, tombstones=False))
     except ProxyError as exc:
         assert exc.status in (400, 422), f"{exc.status} for {body[:80]!r}: {exc.message}"
         assert exc.message
@@ -131,18 +138,18 @@ def _outcome(body: bytes, fmt: str = "json") -> list[Any] | ProxyError:
 def test_proxy_accepts_exactly_what_the_sink_encodes(text: bytes) -> None:
     body = b'{"records": [{"value": ' + text + b"}]}"
     outcome = _outcome(body)
-    if _encodable(text):
+    if _encodable(_as_kafka(text)):
         # Encodable by the sink => acknowledged by the proxy, the text unchanged.
         assert not isinstance(outcome, ProxyError), outcome.message
-        stripped = text.strip(b" \t\r\n")
-        # `null` is Confluent's way to produce a tombstone: no value at all.
-        expected = None if stripped == b"null" else stripped
-        assert [value for _k, value, _p in outcome] == [expected]
+        assert [value for _k, value, _p in outcome] == [text.strip(b" \t\r\n")]
+    else:
+        # Not landable (a `null` included) => refused, with 400 or 422.
+        assert isinstance(outcome, ProxyError), text
     if isinstance(outcome, list):
         # Acknowledged by the proxy => every value lands (a mutation may have made two
-        # records out of one, or a tombstone: both fine as long as each one lands).
+        # records out of one: fine as long as each one lands).
         for _key, value, _partition in outcome:
-            assert value is None or _encodable(value), value
+            assert _encodable(value), value
 
 
 @BOUNDED
@@ -158,8 +165,8 @@ def test_mutated_bodies_are_refused_with_4xx_or_land(
     outcome = _outcome(body)
     if isinstance(outcome, list):
         for key, value, _partition in outcome:
-            assert value is None or _encodable(value)
-            assert key is None or _encodable(key)
+            assert _encodable(value)
+            assert key is None or _encodable(key)  # a null key is just no key
     # The binary format never reaches the JSON rule, but must refuse cleanly too.
     _outcome(body, "binary")
 
@@ -176,3 +183,28 @@ def test_the_three_named_inputs_are_refused_and_not_landable(text: bytes, status
     outcome = _outcome(b'{"records": [{"value": ' + text + b"}]}")
     assert isinstance(outcome, ProxyError) and outcome.status == status
     assert not _encodable(text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"records": [{"value": {"a": 1}}, {"value": null}]}',
+        b'{"records": [{"key": "k"}]}',  # no value at all: a tombstone too
+        b'{"records": [{"value": null}]}',
+    ],
+)
+def test_a_null_value_is_refused_where_the_sink_lands_and_a_tombstone_elsewhere(
+    body: bytes,
+) -> None:
+    refused = _outcome(body)
+    assert isinstance(refused, ProxyError) and refused.status == 422
+    assert "tombstone and would not land in S3" in refused.message
+    assert "send the event as JSON" in refused.message
+    # Other topics keep Confluent's behaviour: a null value is a tombstone.
+    assert None in [value for _k, value, _p in parse_records(body, "json")]
+
+
+def test_binary_records_without_a_value_are_refused_where_the_sink_lands() -> None:
+    refused = _outcome(b'{"records": [{"key": "AA=="}]}', "binary")
+    assert isinstance(refused, ProxyError) and refused.status == 422
+    assert parse_records(b'{"records": [{"key": "AA=="}]}', "binary") == [(b"\x00", None, None)]
