@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from services.kinesis import names
 from services.rest_proxy.records import HAVE_MSGSPEC
 
@@ -54,6 +56,18 @@ if HAVE_MSGSPEC:
     )
 
 
+def _valid_json(values: list[bytes]) -> bool:
+    """msgspec's Raw skips a value without checking its strings' UTF-8 or its numbers'
+    range; the general path (orjson) refuses those, so the fast path must not take them."""
+    loads = orjson.loads
+    try:
+        for value in values:
+            loads(value)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def _plain(keys: list[str], values: list[bytes]) -> bool:
     """Within Kinesis' limits (the general path explains any breach)."""
     if not 1 <= len(keys) <= names.MAX_PUT_RECORDS:
@@ -79,6 +93,8 @@ def gateway_records(body: bytes) -> Batch | None:
     # An array is flattened into its rows: the general path does that.
     if any(v[:1] == b"[" for v in values) or not _plain(keys, values):
         return None
+    if not _valid_json(values):
+        return None
     return keys, values, None
 
 
@@ -92,6 +108,8 @@ def gateway_record(body: bytes) -> tuple[str, bytes] | None:
         return None
     value = bytes(request.Data)
     if value[:1] == b"[" or not _plain([request.PartitionKey], [value]):
+        return None
+    if not _valid_json([value]):
         return None
     return request.PartitionKey, value
 

@@ -338,6 +338,11 @@ def test_gateway_errors_are_kinesis_shaped_never_500(proxy: Settings) -> None:
             "SerializationException",
         ),
         (
+            put(proxy, f"/streams/{pin}/record", b'{"Data": {"a": "\xff"}, "PartitionKey": "k"}'),
+            400,
+            "SerializationException",
+        ),
+        (
             put(proxy, f"/streams/{pin}/record", b'{"Data": {"a": 1}, "PartitionKey": "\xff"}'),
             400,
             "SerializationException",

@@ -155,3 +155,12 @@ def test_fast_path_leaves_too_deep_and_invalid_utf8_to_the_general_path(
     with pytest.raises(KinesisError) as exc:
         parse_request("Kinesis_20131202.PutRecords", AMZ, body)
     assert exc.value.status == 400 and exc.value.error_type == "SerializationException"
+
+
+@pytest.mark.parametrize("data", [b'{"a": "\xff"}', b'{"a": 1e400}', b'{"a": "\\ud800"}'])
+def test_fast_path_declines_data_the_general_path_refuses(data: bytes) -> None:
+    # msgspec's Raw does not look inside `Data`: without a check these reached Kafka.
+    from services.kinesis.fast import gateway_record, gateway_records
+
+    assert gateway_record(b'{"Data": ' + data + b', "PartitionKey": "k"}') is None
+    assert gateway_records(b'{"records": [{"data": ' + data + b', "partition-key": "k"}]}') is None
