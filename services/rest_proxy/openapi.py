@@ -203,7 +203,8 @@ def _v2_paths() -> dict[str, Any]:
         "415": _error("Unsupported Content-Type."),
         "422": _error(
             "Not a produce request; more records than REST_PROXY_MAX_RECORDS_PER_REQUEST; "
-            "a non-finite number (1e400); nesting deeper than 1024 levels in a key or value."
+            "a non-finite number (1e400); nesting deeper than 1024 levels in a key or value; "
+            "a null value (a tombstone) on a topic the S3 sink lands (<id>.pin|geo|user)."
         ),
         "429": _error("Too many requests or bytes in flight (42901): retry after Retry-After."),
         "503": _error("Broker unavailable (50003): retry after Retry-After."),
@@ -281,6 +282,10 @@ def _v2_paths() -> dict[str, Any]:
                     "200": _ok("The instance.", _ref("ConsumerInstance")),
                     "409": _error("Instance already exists (40902)."),
                     "422": _error("Invalid consumer configuration (42204)."),
+                    "429": _error(
+                        "REST_PROXY_MAX_CONSUMERS instances exist (42901): delete one or "
+                        "retry after Retry-After."
+                    ),
                 },
             },
         },
@@ -306,8 +311,9 @@ def _v2_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "204": {"description": "Subscribed."},
+                    "403": _error("An internal topic (any `_` name) (40301)."),
                     "404": _error("Instance not found (40403)."),
-                    "422": _error("No topics."),
+                    "422": _error("No topics, or a `^` (regex) name."),
                 },
             },
             "get": {
