@@ -108,5 +108,6 @@ def test_cli_defaults() -> None:
     assert (args.target, args.batch_size, args.max_retries, args.start) == ("rest", 500, None, None)
     args = _parser().parse_args(["stream", "--order", "replay", "--rate", "20", "--count", "5"])
     assert (args.mode, args.order, args.rate, args.count) == ("stream", "replay", 20.0, 5)
+    assert _parser().parse_args(["replay", "--target", "kinesis"]).target == "kinesis"
     with pytest.raises(SystemExit):
-        _parser().parse_args(["replay", "--target", "kinesis"])
+        _parser().parse_args(["replay", "--target", "firehose"])
