@@ -32,7 +32,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import StructType
 
 from spark.ingest import LANDED_GLOB, TableIngest, TablePaths, ingest
-from spark.questions import QUESTIONS
+from spark.questions import COLUMNS_USED, QUESTIONS
 from spark.schemas import CORRUPT_COLUMN, SOURCE, with_corrupt_column
 
 #: The three tables, in the order the job reads them.
@@ -314,7 +314,8 @@ def _run(
         with clock.stage("questions"):
             cleaned: dict[str, DataFrame] = {}
             for table in TABLES:
-                cleaned[table] = spark.read.format("delta").load(paths[table].cleaned).cache()
+                table_df = spark.read.format("delta").load(paths[table].cleaned)
+                cleaned[table] = table_df.select(*COLUMNS_USED[table]).cache()
                 cached.append(cleaned[table])
             for table in TABLES:
                 summary.cleaned_rows[table] = cleaned[table].count()

@@ -177,6 +177,14 @@ def median_followers_by_join_year_and_age_group(pin: DataFrame, user: DataFrame)
 
 Tables = dict[str, DataFrame]
 
+#: The columns of each cleaned table that some question reads: the job caches only these
+#: (the pin table's long text columns are most of its bytes).
+COLUMNS_USED: dict[str, tuple[str, ...]] = {
+    "pin": ("ind", "category", "poster_name", "follower_count"),
+    "geo": ("ind", "country", "timestamp"),
+    "user": ("ind", "user_name", "age", "date_joined"),
+}
+
 #: Output name -> how to compute it from the cleaned tables {"pin", "geo", "user"}.
 QUESTIONS: dict[str, Callable[[Tables], DataFrame]] = {
     "popular_category_by_country": lambda t: popular_category_by_country(t["pin"], t["geo"]),
