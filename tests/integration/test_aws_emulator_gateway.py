@@ -31,7 +31,7 @@ from services.clients.aws import AwsClients
 from services.emulator import live
 from services.rest_proxy.process import ProxyProcess, free_port, with_free_ports
 from services.settings import TABLES, Settings
-from tests.conftest import fresh_namespace, seeded_database
+from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 
@@ -153,6 +153,7 @@ def gateway(db: Settings) -> Iterator[tuple[Settings, GatewayStandIn]]:
     spec = gateway_spec(aws_profile.resolve(ens), ec2)
     with ProxyProcess(ens), GatewayStandIn(spec, STAGE) as gw:
         yield ens, gw
+    drop_namespace(ens)
 
 
 def end_offset(settings: Settings, topic: str) -> int:

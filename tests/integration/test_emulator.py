@@ -32,7 +32,7 @@ from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
 from services.rest_proxy.process import ProxyProcess, free_port, settings_env, with_free_ports
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
-from tests.conftest import fresh_namespace, seeded_database
+from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +48,11 @@ def db(stack: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def ens(db: Settings) -> Settings:
+def ens(db: Settings) -> Iterator[Settings]:
     """A fresh topic namespace over the test database, with proxy URLs on free ports."""
-    return with_free_ports(fresh_namespace(db, prefix="e"))
+    settings = with_free_ports(fresh_namespace(db, prefix="e"))
+    yield settings
+    drop_namespace(settings)
 
 
 @pytest.fixture
@@ -251,6 +253,7 @@ def quiet(db: Settings) -> Iterator[Settings]:
     settings = with_free_ports(fresh_namespace(db, prefix="e"))
     with ProxyProcess(settings):
         yield settings
+    drop_namespace(settings)
 
 
 def run_cli(
