@@ -56,13 +56,6 @@ REQUEST_COUNTERS = {
 JOB_CONF = {
     # Delta rebuilds a table's state from its log with 50 tasks by default: a few files here.
     "spark.databricks.delta.snapshotPartitions": "2",
-    # The file source hands each micro-batch its new objects as a list of paths, and Spark
-    # looks each one up again: above 32 paths in a Spark job of one task per path, asking
-    # for block locations (a LIST on S3A, which has none). Measured at 1,000,000 events
-    # (3,000 objects): 3,291 LIST + 6,285 HEAD + 3,060 GET. On the driver and without
-    # locations each path should cost one HEAD (not yet measured at 1,000,000).
-    "spark.sql.sources.ignoreDataLocality": "true",
-    "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
 }
 
 
