@@ -330,8 +330,13 @@ def test_s3_down_for_ten_seconds_mid_stream_loses_nothing(
         private_s3.start()
         producer.join(60)
         report = wait_until_landed(target, SETTLE_S, expect={topic: 1500})
+        # A PUT cut off by the outage may have been stored all the same: its retry then finds
+        # the key taken (`found_landed`) rather than landing it again, so the sink's own
+        # landed count can be short of 1,500 while S3, counted above, holds every record.
         health = sink.wait_for(
-            lambda h: h["status"] == "ok" and h["landed_records"] >= 1500, 30, "recovering"
+            lambda h: h["status"] == "ok" and h["lag"] == 0 and h["buffered_records"] == 0,
+            60,
+            "recovering",
         )
     finally:
         sink.stop()
@@ -341,7 +346,8 @@ def test_s3_down_for_ten_seconds_mid_stream_loses_nothing(
     assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (1500, 0, 0), (
         report.problems()
     )
-    assert health["s3_failures"] > 0 and health["landed_records"] == 1500
+    assert health["s3_failures"] > 0, "the outage never reached the sink"
+    assert health["landed_records"] <= 1500 and health["dead_lettered"] == 0
 
 
 def test_invalid_records_are_dead_lettered_and_counted(target: Settings, tmp_path: Path) -> None:
