@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from confluent_kafka import KafkaException
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from services.clients import clients_for
 from services.settings import Settings
@@ -56,11 +57,17 @@ def test_register_is_idempotent_runs_and_shows_in_status(connect_ns: Settings) -
     stored = requests.get(f"{base}/connectors/{name}/config", timeout=10).json()
     _, expected = connectors.local_connector_config(connect_ns)
     assert stored == {**expected, "name": name}
-    state = connectors.connector_state(connect_ns, name)
-    assert state.running, state.summary()
-    rows = {r.name: r for r in lifecycle.status(connect_ns)}
-    assert "s3-sink" not in rows  # with LANDING_SINK=connect the Python sink is not a service
-    row = rows[f"connector {name}"]
+    # The second PUT restarts the connector, and other connectors coming and going rebalance
+    # the worker's group: the state may read UNASSIGNED for a moment before RUNNING again.
     dlq = f"dlq-{connect_ns.pipeline_user_id}"
     expected_detail = f"connector RUNNING, tasks 0:RUNNING, dead-letter queue {dlq}: 0 records"
-    assert row.up and row.detail == expected_detail, row.detail
+    row = None
+    for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True):
+        with attempt:
+            state = connectors.connector_state(connect_ns, name)
+            assert state.running, state.summary()
+            rows = {r.name: r for r in lifecycle.status(connect_ns)}
+            assert "s3-sink" not in rows  # with LANDING_SINK=connect the Python sink is no service
+            row = rows[f"connector {name}"]
+            assert row.up and row.detail == expected_detail, row.detail
+    assert row is not None and row.detail == expected_detail
