@@ -86,7 +86,8 @@ def git_state() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
     # The figures file itself changes with every section that `--only` merges in: it is the
     # output, not the code measured.
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{RESULTS}"))
+    output = f":!{RESULTS.relative_to(PROJECT_ROOT)}"  # an exclude pathspec, repository-relative
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", output))
     return {"commit": commit, "dirty": dirty}
 
 
