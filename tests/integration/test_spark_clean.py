@@ -24,7 +24,7 @@ from spark.clean import (
 from spark.schemas import GEO, PIN, USER
 from tests.spark_fixtures import spark_session
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]
 
 

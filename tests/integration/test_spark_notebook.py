@@ -20,7 +20,7 @@ from spark.landed import json_line, write_events
 from spark.questions import QUESTIONS
 from tests.spark_fixtures import spark_session
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]
 
 NOTEBOOK = PROJECT_ROOT / "spark" / "notebook" / "pinterest_batch.py"

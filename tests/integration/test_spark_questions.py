@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from spark import questions as q
 from tests.spark_fixtures import spark_session
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]
 
 PIN_DDL = "ind int, category string, follower_count long, poster_name string"

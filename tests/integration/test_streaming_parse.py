@@ -15,7 +15,7 @@ from spark.streaming.sink import count_split
 from spark.streaming.source import parse_events
 from spark.streaming.tables import QUARANTINE_SCHEMA, cleaned_schema
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 
 
 @pytest.fixture(scope="module")
