@@ -6,33 +6,17 @@ each in dependency order and each behind a real readiness probe with a deadline.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.settings import PROJECT_ROOT, Settings, load_settings
-from services.stack import bootstrap, connectors, install, probes
+from services.settings import Settings, load_settings
+from services.stack import bootstrap, connectors, docker_runtime, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
-from services.stack.ports import is_listening, listener_pid, url_port
+from services.stack.ports import is_listening, listener_pid
 from services.stack.supervisor import Supervisor
-
-
-def runtime(settings: Settings) -> str:
-    """native unless RUNTIME=docker, or RUNTIME=auto and a Docker engine answers."""
-    if settings.runtime != "auto":
-        return settings.runtime
-    if shutil.which("docker") is None:
-        return "native"
-    try:
-        ok = subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return "docker" if ok else "native"
-
 
 Say = Callable[[str], None]
 
@@ -48,8 +32,8 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
         say("PIPELINE_TARGET=aws: the local stack is not started (try `make check-aws`)")
         return
     started = time.monotonic()
-    if runtime(settings) == "docker":
-        _docker_up(settings)
+    if docker_runtime.runtime(settings) == "docker":
+        docker_runtime.up(settings)
     else:
         _native_up(settings, say)
     ensure_namespace(settings)
@@ -179,7 +163,7 @@ def ensure_namespace(settings: Settings) -> None:
 
 
 def _register_connector(settings: Settings) -> str:
-    if runtime(settings) == "docker":
+    if docker_runtime.runtime(settings) == "docker":
         raise StackError(
             "LANDING_SINK=connect needs the native runtime for now: the Connect container "
             "does not load connect/s3-sink yet. Use RUNTIME=native, or LANDING_SINK=python."
@@ -189,8 +173,8 @@ def _register_connector(settings: Settings) -> str:
 
 
 def down(settings: Settings) -> None:
-    if runtime(settings) == "docker":
-        _compose(["down"], settings)
+    if docker_runtime.runtime(settings) == "docker":
+        docker_runtime.compose(["down"], settings)
         return
     sup = Supervisor(settings)
     if not sup.is_running():
@@ -204,8 +188,8 @@ def clean(settings: Settings) -> None:
     down(settings)
     for folder in (settings.data_dir, settings.logs_dir, settings.run_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    if runtime(settings) == "docker":
-        _compose(["down", "--volumes"], settings)
+    if docker_runtime.runtime(settings) == "docker":
+        docker_runtime.compose(["down", "--volumes"], settings)
     _say(f"local data deleted ({settings.data_dir}); downloads stay cached in {settings.cache_dir}")
 
 
@@ -262,40 +246,3 @@ def restart(settings: Settings, name: str) -> None:
     sup.stop(name)
     svc = next(s for s in services if s.name == name)
     _start_one(settings, sup, svc, lambda _m: None)
-
-
-def compose_env(settings: Settings) -> dict[str, str]:
-    """Every setting as the environment variable compose interpolates (`${VAR:?}`)."""
-    env = {k.upper(): v for k, v in settings.masked().items()}
-    for name in ("mysql_password", "mysql_admin_password", "s3_access_key", "s3_secret_key"):
-        env[name.upper()] = getattr(settings, name).get_secret_value()
-    env["COMPOSE_PROJECT_NAME"] = "pinterest-pipeline"
-    env["S3_PORT"] = str(url_port(settings.s3_endpoint, 9000))
-    return env
-
-
-def _compose(args: list[str], settings: Settings) -> None:
-    # Debian's docker-compose (1.x) or the Docker CLI's compose plugin, whichever exists.
-    base = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-    cmd = [*base, "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args]
-    env = {**os.environ, **compose_env(settings)}
-    rc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env).returncode
-    if rc != 0:
-        raise StackError(f"`{' '.join(cmd)}` failed (exit {rc}); see its output above")
-
-
-def _docker_up(settings: Settings) -> None:
-    from services.stack import configs
-
-    configs.s3_identities(settings)  # mounted into the SeaweedFS container
-    _compose(["up", "-d", "--build"], settings)
-    # docker-compose 1.x has no `up --wait`: the same probes as the native runtime decide.
-    checks = (probes.mysql_tcp, probes.kafka, probes.connect, probes.s3, probes.rest_proxy)
-    for probe in (*checks, probes.s3_sink):
-        try:
-            probes.wait_until(probe, settings, timeout=180)
-        except probes.ProbeError as exc:
-            raise StackError(
-                f"docker runtime: {probe.__name__} not healthy within 180 s ({exc}); "
-                "see `docker-compose logs`"
-            ) from None

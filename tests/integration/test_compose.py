@@ -11,7 +11,7 @@ import yaml
 
 from services.settings import PROJECT_ROOT, load_settings
 from services.stack.definitions import all_services
-from services.stack.lifecycle import compose_env
+from services.stack.docker_runtime import compose_env
 
 pytestmark = pytest.mark.integration
 
