@@ -39,7 +39,7 @@ from sqlalchemy import text
 
 from services.clients import clients_for
 from services.emulator import replay
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.rest_proxy.records import HAVE_MSGSPEC
 from services.settings import Settings, load_settings
 
@@ -270,7 +270,7 @@ def run(
     batched: list[float] = []
     with bench_namespace(settings) as ns:
         ns = with_free_ports(ns)
-        with ProxyProcess(ns):
+        with proxy_process(ns):
             for _ in range(rounds):
                 plain_json.append(plain_producer(ns, ns.topic("pin"), rows, serialize=True))
                 plain_bytes.append(plain_producer(ns, ns.topic("pin"), rows, serialize=False))

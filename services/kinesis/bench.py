@@ -32,7 +32,7 @@ from confluent_kafka.admin import NewTopic
 
 from services import bench_ingest
 from services.clients import clients_for
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import Settings
 
 Encode = Callable[[list[dict[str, Any]]], bytes]
@@ -253,7 +253,7 @@ def run(
     b_protocol: list[float] = []
     with bench_topics(settings) as ns:
         ns = with_free_ports(ns)
-        with ProxyProcess(ns):
+        with proxy_process(ns):
             for _ in range(rounds):
                 a.append(confluent_batched(ns, rows, batch, connections))
                 b_gateway.append(gateway_batched(ns, rows, batch, connections))

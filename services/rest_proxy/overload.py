@@ -162,7 +162,7 @@ def run(
     deadline_s: float = 60.0,
 ) -> Figures:
     """Flood a proxy of its own with these limits, for `settings`' namespace (must exist)."""
-    from services.rest_proxy.process import ProxyProcess, with_free_ports
+    from services.rest_proxy.child import proxy_process, with_free_ports
 
     limited = with_free_ports(settings).model_copy(
         update={
@@ -171,9 +171,9 @@ def run(
         }
     )
     body = sample_body(records)
-    with ProxyProcess(limited) as proxy:
-        assert proxy.proc is not None
-        pid = proxy.proc.pid
+    with proxy_process(limited) as proxy:
+        assert proxy.pid is not None
+        pid = proxy.pid
         baseline = rss_mib(pid)
         sampler = RssSampler(pid)
         sampler.start()

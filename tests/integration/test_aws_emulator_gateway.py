@@ -29,7 +29,8 @@ from services.aws.preflight import CheckFailed
 from services.clients import clients_for
 from services.clients.aws import AwsClients
 from services.emulator import live
-from services.rest_proxy.process import ProxyProcess, free_port, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
+from services.runner.child import free_port
 from services.settings import TABLES, Settings
 from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
@@ -151,7 +152,7 @@ def gateway(db: Settings) -> Iterator[tuple[Settings, GatewayStandIn]]:
     assert proxy_url.hostname and proxy_url.port
     ec2 = aws_profile.HostPort(proxy_url.hostname, proxy_url.port)
     spec = gateway_spec(aws_profile.resolve(ens), ec2)
-    with ProxyProcess(ens), GatewayStandIn(spec, STAGE) as gw:
+    with proxy_process(ens), GatewayStandIn(spec, STAGE) as gw:
         yield ens, gw
     drop_namespace(ens)
 

@@ -30,7 +30,8 @@ from services.emulator import checkpoint as ckpt
 from services.emulator import cli, live, replay
 from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
-from services.rest_proxy.process import ProxyProcess, free_port, settings_env, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
+from services.runner.child import ChildProcess, free_port, settings_env
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
 from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
@@ -56,8 +57,8 @@ def ens(db: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
-def proxy(ens: Settings) -> Iterator[ProxyProcess]:
-    with ProxyProcess(ens) as process:
+def proxy(ens: Settings) -> Iterator[ChildProcess]:
+    with proxy_process(ens) as process:
         yield process
 
 
@@ -102,7 +103,7 @@ def assert_no_loss(settings: Settings, max_duplicates: int) -> None:
 # --- replay ----------------------------------------------------------------------------
 
 
-def test_replay_sends_each_event_exactly_once_in_order(ens: Settings, proxy: ProxyProcess) -> None:
+def test_replay_sends_each_event_exactly_once_in_order(ens: Settings, proxy: ChildProcess) -> None:
     summary = replay.run(ens, batch_size=64, progress=False)
     assert isinstance(summary, ReplaySummary)
     assert summary.ok and summary.complete, summary.line()
@@ -130,7 +131,7 @@ def test_replay_sends_each_event_exactly_once_in_order(ens: Settings, proxy: Pro
 
 
 def test_replay_from_start_and_checkpoint_completion(
-    ens: Settings, proxy: ProxyProcess, tmp_path: Path
+    ens: Settings, proxy: ChildProcess, tmp_path: Path
 ) -> None:
     path = tmp_path / "cp.json"
     first = replay.run(ens, start=250, checkpoint=path, progress=False)
@@ -149,7 +150,7 @@ def test_replay_from_start_and_checkpoint_completion(
 
 
 def test_replay_resumes_after_being_killed(
-    ens: Settings, proxy: ProxyProcess, tmp_path: Path
+    ens: Settings, proxy: ChildProcess, tmp_path: Path
 ) -> None:
     path = tmp_path / "cp.json"
     env = {**os.environ, **settings_env(ens)}
@@ -190,7 +191,7 @@ def test_replay_resumes_after_being_killed(
     assert_no_loss(ens, max_duplicates=batch)
 
 
-def test_replay_survives_the_proxy_restarting(ens: Settings, proxy: ProxyProcess) -> None:
+def test_replay_survives_the_proxy_restarting(ens: Settings, proxy: ChildProcess) -> None:
     result: dict[str, ReplaySummary] = {}
     worker = threading.Thread(
         target=lambda: result.setdefault(
@@ -216,7 +217,7 @@ def test_replay_survives_the_proxy_restarting(ens: Settings, proxy: ProxyProcess
     assert_no_loss(ens, max_duplicates=10)
 
 
-def test_replay_to_the_legacy_api(ens: Settings, proxy: ProxyProcess) -> None:
+def test_replay_to_the_legacy_api(ens: Settings, proxy: ChildProcess) -> None:
     summary = replay.run(ens, target="legacy", count=20, progress=False)
     assert summary.ok and summary.acknowledged_by_table == dict.fromkeys(TABLES, 20)
     for table in TABLES:
@@ -226,7 +227,7 @@ def test_replay_to_the_legacy_api(ens: Settings, proxy: ProxyProcess) -> None:
 # --- random and stream -----------------------------------------------------------------
 
 
-def test_random_mode_posts_whole_events(ens: Settings, proxy: ProxyProcess) -> None:
+def test_random_mode_posts_whole_events(ens: Settings, proxy: ChildProcess) -> None:
     summary = live.run(ens, count=4, rate=50, seed=7, progress=False)
     assert summary.ok and summary.acknowledged_by_table == dict.fromkeys(TABLES, 4)
     picked = indexes(ens, "pin")
@@ -234,7 +235,7 @@ def test_random_mode_posts_whole_events(ens: Settings, proxy: ProxyProcess) -> N
     assert indexes(ens, "geo") == picked and indexes(ens, "user") == picked
 
 
-def test_stream_mode_goes_to_the_streaming_topics(ens: Settings, proxy: ProxyProcess) -> None:
+def test_stream_mode_goes_to_the_streaming_topics(ens: Settings, proxy: ChildProcess) -> None:
     summary = live.run(
         ens, streaming=True, order="replay", start=10, count=5, rate=100, progress=False
     )
@@ -251,7 +252,7 @@ def test_stream_mode_goes_to_the_streaming_topics(ens: Settings, proxy: ProxyPro
 def quiet(db: Settings) -> Iterator[Settings]:
     """One namespace and proxy for the tests that send nothing (bad input, 4xx)."""
     settings = with_free_ports(fresh_namespace(db, prefix="e"))
-    with ProxyProcess(settings):
+    with proxy_process(settings):
         yield settings
     drop_namespace(settings)
 
@@ -271,7 +272,7 @@ def run_cli(
 
 def test_cli_replay_prints_a_summary(
     ens: Settings,
-    proxy: ProxyProcess,
+    proxy: ChildProcess,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -353,7 +354,7 @@ def test_retries_are_bounded_by_max_retries(
             "rest_proxy_produce_timeout_s": 1.0,
         }
     )
-    with ProxyProcess(dead):
+    with proxy_process(dead):
         code, out = run_cli(
             dead, ["random", "--count", "1", "--max-retries", "2"], monkeypatch, capsys
         )

@@ -24,7 +24,7 @@ from confluent_kafka.admin import NewTopic
 from services.clients import clients_for
 from services.emulator import live, replay
 from services.kinesis.names import MAX_RECORD_BYTES
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import TABLES, Settings
 from tests import fake_aws
 from tests.conftest import seeded_database
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def proxy(module_ns: Settings) -> Iterator[Settings]:
     settings = with_free_ports(module_ns)
-    with ProxyProcess(settings):
+    with proxy_process(settings):
         yield settings
 
 

@@ -15,7 +15,7 @@ import requests
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import TABLES, Settings
 from spark.streaming.job import streaming_session
 from spark.streaming.show import read_table
@@ -29,7 +29,7 @@ N = 40
 @pytest.fixture
 def proxy(ns: Settings) -> Iterator[Settings]:
     settings = with_free_ports(ns)
-    with ProxyProcess(settings):
+    with proxy_process(settings):
         yield settings
 
 

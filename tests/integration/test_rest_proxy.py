@@ -19,7 +19,8 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from openapi_spec_validator import validate
 
 from services.clients import clients_for
-from services.rest_proxy.process import ProxyProcess, free_port, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
+from services.runner.child import free_port
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def proxy(module_ns: Settings) -> Iterator[Settings]:
     settings = with_free_ports(module_ns).model_copy(
         update={"rest_proxy_max_body_bytes": BODY_LIMIT, "rest_proxy_consumer_idle_s": IDLE_S}
     )
-    with ProxyProcess(settings):
+    with proxy_process(settings):
         yield settings
 
 
@@ -317,7 +318,7 @@ def test_broker_unavailable_is_503_within_bounds(module_ns: Settings) -> None:
             "rest_proxy_produce_timeout_s": 2.0,
         }
     )
-    with ProxyProcess(dead):
+    with proxy_process(dead):
         started = time.monotonic()
         response = post(dead, f"/topics/{dead.topic('pin')}", {"records": [{"value": 1}]})
         elapsed = time.monotonic() - started

@@ -17,7 +17,7 @@ import orjson
 import pytest
 import requests
 
-from services.rest_proxy.process import ProxyProcess, with_free_ports
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -29,8 +29,9 @@ V2 = "application/vnd.kafka.v2+json"
 
 @pytest.fixture(scope="module")
 def proxy(module_ns: Settings) -> Iterator[Settings]:
-    with ProxyProcess(with_free_ports(module_ns)) as running:
-        yield running.settings
+    settings = with_free_ports(module_ns)
+    with proxy_process(settings):
+        yield settings
 
 
 def call(method: str, url: str, body: Any = None, accept: str | None = None) -> requests.Response:
@@ -214,8 +215,8 @@ def test_consumer_api_bad_bodies_are_422(proxy: Settings) -> None:
 
 def test_consumer_instances_above_the_limit_get_429_with_retry_after(module_ns: Settings) -> None:
     settings = with_free_ports(module_ns).model_copy(update={"rest_proxy_max_consumers": 2})
-    with ProxyProcess(settings) as running:
-        base = f"{running.settings.rest_proxy_url}/consumers/cap-{uuid.uuid4().hex[:8]}"
+    with proxy_process(settings):
+        base = f"{settings.rest_proxy_url}/consumers/cap-{uuid.uuid4().hex[:8]}"
         made = [call("POST", base, {"name": f"c{i}", "format": "json"}) for i in range(2)]
         assert [m.status_code for m in made] == [200, 200], [m.text for m in made]
         refused = call("POST", base, {"name": "c2", "format": "json"})

@@ -17,8 +17,8 @@ import requests
 from confluent_kafka import TopicPartition
 
 from services.clients import clients_for
+from services.rest_proxy.child import proxy_process, with_free_ports
 from services.rest_proxy.overload import run as overload
-from services.rest_proxy.process import ProxyProcess, with_free_ports
 from services.rest_proxy.records import MAX_JSON_DEPTH
 from services.settings import Settings
 
@@ -41,7 +41,7 @@ def proxy(module_ns: Settings) -> Iterator[Settings]:
     settings = with_free_ports(module_ns).model_copy(
         update={"rest_proxy_max_records_per_request": MAX_RECORDS}
     )
-    with ProxyProcess(settings):
+    with proxy_process(settings):
         yield settings
 
 

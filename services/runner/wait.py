@@ -1,0 +1,54 @@
+"""The one polling loop: call a check until it answers or a deadline passes.
+
+A check returns a short detail string when the condition holds and raises `NotReady` (or
+any exception in `retry_on`) when it does not yet; the last reason is kept so a timeout
+says what was still wrong, never just "timed out".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+T = TypeVar("T")
+
+
+class NotReady(Exception):
+    """The condition does not hold yet; the message says why."""
+
+
+class WaitTimeout(TimeoutError):
+    """The condition did not hold before the deadline; `last` is the last reason seen."""
+
+    def __init__(self, what: str, timeout: float, last: str) -> None:
+        super().__init__(f"{what}: not ready within {timeout:g} s (last: {last})")
+        self.what = what
+        self.timeout = timeout
+        self.last = last
+
+
+def wait_until(
+    check: Callable[[], T],
+    *,
+    timeout: float,
+    what: str = "condition",
+    interval: float = 0.25,
+    retry_on: tuple[type[BaseException], ...] = (NotReady,),
+) -> T:
+    """Return `check()`'s first answer that does not raise one of `retry_on`.
+
+    Any other exception ends the wait at once (a child that died is not worth waiting on).
+    """
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(interval),
+        retry=retry_if_exception_type(retry_on),
+        reraise=False,
+    )
+    try:
+        return retrying(check)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise WaitTimeout(what, timeout, str(last) if last else "no answer yet") from None

@@ -1,0 +1,168 @@
+"""`services.runner`: the one child-process runner and the one wait loop.
+
+These start plain Python children (no JVM, no network): enough to prove that a start-up
+that fails in any way leaves no process behind, and that the group is stopped, not only
+the child the runner started.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from services.runner.child import ChildProcess, ChildStartError
+from services.runner.wait import NotReady, WaitTimeout, wait_until
+
+#: A child that starts a grandchild, records both pids, then runs until signalled.
+PARENT_WITH_GRANDCHILD = """
+import os, subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.getpid()} {grandchild.pid}")
+print("child started", flush=True)
+time.sleep(600)
+"""
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for a reaper that is not ours."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return "Z" in state.split()[1]
+
+
+def pids_from(path: Path) -> list[int]:
+    def written() -> list[int]:
+        text = path.read_text() if path.exists() else ""
+        if len(text.split()) < 2:
+            raise NotReady("the child has not written its pids yet")
+        return [int(p) for p in text.split()]
+
+    return wait_until(written, timeout=20, what="pid file")
+
+
+def test_a_probe_that_never_passes_leaves_no_process_behind(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+
+    def never() -> str:
+        raise NotReady("still warming up")
+
+    child = ChildProcess(
+        "never-ready",
+        [sys.executable, "-c", PARENT_WITH_GRANDCHILD, str(pid_file)],
+        log=tmp_path / "never.log",
+        probe=never,
+        start_timeout=3,
+        stop_timeout=5,
+    )
+    with pytest.raises(ChildStartError) as raised:
+        child.start()
+    message = str(raised.value)
+    assert "never-ready was not ready within 3 s" in message
+    assert "still warming up" in message
+    assert "child started" in message  # the end of its log, for the user
+    parent, grandchild = pids_from(pid_file)
+    assert not child.alive()
+    assert gone(parent), f"the child {parent} outlived a failed start"
+    assert gone(grandchild), f"the grandchild {grandchild} outlived a failed start"
+
+
+def pid_probe(pid_file: Path) -> str:
+    if not pid_file.exists():
+        raise NotReady("no pid file yet")
+    return "pids written"
+
+
+def test_a_child_that_exits_during_start_up_is_reported_with_its_log(tmp_path: Path) -> None:
+    child = ChildProcess(
+        "crasher",
+        [sys.executable, "-c", "import sys; print('bad config: PORT'); sys.exit(3)"],
+        log=tmp_path / "crasher.log",
+        probe=lambda: pid_probe(tmp_path / "never-written"),
+        start_timeout=60,
+    )
+    started = time.monotonic()
+    with pytest.raises(ChildStartError) as raised:
+        child.start()
+    assert "crasher exited with code 3 during start-up" in str(raised.value)
+    assert "bad config: PORT" in str(raised.value)
+    # It noticed the exit instead of waiting out the 60 s deadline.
+    assert time.monotonic() - started < 30
+    assert not child.alive()
+
+
+def test_ready_child_runs_until_the_block_ends_and_stop_reaps_its_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    child = ChildProcess(
+        "sleeper",
+        [sys.executable, "-c", PARENT_WITH_GRANDCHILD, str(pid_file)],
+        log=tmp_path / "sleeper.log",
+        probe=lambda: pid_probe(pid_file),
+        start_timeout=20,
+    )
+    with child:
+        assert child.alive()
+        parent, grandchild = pids_from(pid_file)
+        assert not gone(parent) and not gone(grandchild)
+    assert not child.alive()
+    assert gone(parent) and gone(grandchild)
+    assert child.stop() is not None  # stopping again is harmless and reports the exit code
+
+
+def test_kill_then_start_again(tmp_path: Path) -> None:
+    child = ChildProcess(
+        "restartable",
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        log=tmp_path / "r.log",
+    )
+    with child:
+        first = child.pid
+        child.kill()
+        assert not child.alive()
+        assert child.start() == "started"
+        assert child.alive() and child.pid != first
+    assert not child.alive()
+
+
+def test_wait_until_reports_the_last_reason_on_timeout() -> None:
+    calls: list[int] = []
+
+    def check() -> str:
+        calls.append(1)
+        raise NotReady(f"attempt {len(calls)}")
+
+    with pytest.raises(WaitTimeout) as raised:
+        wait_until(check, timeout=0.5, what="the thing", interval=0.05)
+    assert len(calls) >= 2
+    assert raised.value.last == f"attempt {len(calls)}"
+    assert "the thing: not ready within 0.5 s" in str(raised.value)
+
+
+def test_wait_until_stops_at_once_on_an_unexpected_error() -> None:
+    calls: list[int] = []
+
+    def check() -> str:
+        calls.append(1)
+        raise KeyError("broken")
+
+    with pytest.raises(KeyError):
+        wait_until(check, timeout=30, interval=0.05)
+    assert calls == [1]
+
+
+def test_wait_until_returns_the_first_answer() -> None:
+    answers = iter(["", "", "yes"])
+
+    def check() -> str:
+        answer = next(answers)
+        if not answer:
+            raise NotReady("no")
+        return answer
+
+    assert wait_until(check, timeout=10, interval=0.01) == "yes"
