@@ -1,17 +1,27 @@
 """Landing benchmark: prints figures, is not a test.
 
-    python -m services.bench_landing [--records 50000] [--posts 400] [--rate 20] [--json]
+    python -m services.bench_landing [--records 50000] [--posts 400] [--rate 20] [--rounds 2]
+
+Both S3 sinks side by side in one run, like for like: the Python sink (services/s3_sink, the
+stack's) and the Kafka Connect connector (connect/s3-sink, in the stack's worker). Each round
+gives each sink a fresh namespace with the same topics (one partition each, as `make up`
+makes them), the same records and the same rotation (SINK_FLUSH_RECORDS records or
+SINK_FLUSH_SECONDS), and the two alternate (python first in odd rounds, the connector first
+in even ones) so neither always runs on the quieter machine.
 
 (a) landing throughput: `--records` pin rows produced as fast as the Kafka producer goes,
     records/s from the first produce to the moment every one is visible in S3;
-(b) latency: `--posts` one-record POSTs through the REST proxy (`/topics/<user_id>.geo`,
-    `--rate` per second), each carrying a unique id, from just before the POST to the first
-    S3 listing that shows an object holding it (S3 polled every 100 ms); p50 and p95.
-    Without a REST proxy, (b) produces straight to Kafka and says so.
+(b) latency: `--posts` one-record POSTs through the REST proxy (`/topics/<topic>`, `--rate`
+    per second), each carrying a unique id, from just before the POST to the first S3
+    listing that shows an object holding it (S3 polled every 100 ms); p50 and p95 over every
+    round's posts. Without a REST proxy, (b) produces straight to Kafka and says so.
+(c) the Connect worker's resident memory (VmRSS of its pid, /proc) at idle, before the
+    bench registers anything, and after its connectors are deleted.
 
-It uses a fresh namespace `bench-<hex>`. If a sink answers on SINK_HEALTH_PORT (the stack's,
-serving every namespace), that one is measured; otherwise a sink child process is started
-for the namespace. The machine is shared: the 1-minute load average is printed too.
+The Python sink of the stack lands every `<id>.pin|geo|user` topic on the broker, so the
+connector's topics are named `<id with _>.pin|geo` (`bench_c<hex>.pin`): outside that
+subscription, same layout, and it lands them into its own namespace bucket. The 1-minute
+load average before and after is printed too: the machine is shared.
 """
 
 from __future__ import annotations
@@ -24,11 +34,13 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import requests
+from minio.deleteobjects import DeleteObject
 
 from services.clients import clients_for
 from services.landing import LandingVerifier
@@ -57,8 +69,8 @@ def sample_rows(n: int) -> list[dict[str, Any]]:
 # --- (a) throughput -------------------------------------------------------------------------
 
 
-def throughput(settings: Settings, records: int, timeout: float) -> dict[str, Any]:
-    topic = settings.topic("pin")
+def throughput(lane: Lane, records: int, timeout: float) -> dict[str, Any]:
+    settings, topic = lane.settings, lane.pin
     values = [orjson.dumps(row) for row in sample_rows(records)]
     producer = clients_for(settings).kafka_producer()
     errors: list[str] = []
@@ -80,7 +92,7 @@ def throughput(settings: Settings, records: int, timeout: float) -> dict[str, An
     produced = time.monotonic()
     if errors:
         raise BenchError(f"{len(errors)} records were not delivered: {errors[0]}")
-    with LandingVerifier(settings) as verifier:
+    with LandingVerifier(settings, bucket=lane.bucket) as verifier:
         while True:
             report = verifier.verify([topic], {topic: records})
             if report.complete:
@@ -104,8 +116,8 @@ def throughput(settings: Settings, records: int, timeout: float) -> dict[str, An
 # --- (b) latency ----------------------------------------------------------------------------
 
 
-def latency(settings: Settings, posts: int, rate: float, timeout: float) -> dict[str, Any]:
-    topic = settings.topic("geo")
+def latency(lane: Lane, posts: int, rate: float, timeout: float) -> dict[str, Any]:
+    settings, topic = lane.settings, lane.geo
     proxy = settings.rest_proxy_url.rstrip("/")
     session = requests.Session()
     via_proxy = _proxy_up(session, proxy)
@@ -114,7 +126,10 @@ def latency(settings: Settings, posts: int, rate: float, timeout: float) -> dict
     seen_at: dict[str, float] = {}
     done = threading.Event()
     watcher = threading.Thread(
-        target=_watch, args=(settings, topic, seen_at, done), name="s3-watch", daemon=True
+        target=_watch,
+        args=(settings, lane.bucket, topic, seen_at, done),
+        name="s3-watch",
+        daemon=True,
     )
     watcher.start()
     gap = 1.0 / rate
@@ -140,11 +155,17 @@ def latency(settings: Settings, posts: int, rate: float, timeout: float) -> dict
     missing = [k for k in sent_at if k not in seen_at]
     if missing:
         raise BenchError(f"{len(missing)} of {posts} records not visible after {timeout:.0f} s")
-    lat = sorted(seen_at[k] - sent_at[k] for k in sent_at)
     return {
         "path": "POST /topics/<topic> -> visible in S3" if via_proxy else "produce -> visible",
         "records": posts,
         "rate_per_s": rate,
+        "seconds": [seen_at[k] - sent_at[k] for k in sent_at],
+    }
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    lat = sorted(seconds)
+    return {
         "p50_s": round(statistics.median(lat), 3),
         "p95_s": round(lat[max(0, int(len(lat) * 0.95) - 1)], 3),
         "max_s": round(lat[-1], 3),
@@ -173,19 +194,19 @@ def _post(session: requests.Session, proxy: str, topic: str, row: dict[str, Any]
 
 
 def _watch(
-    settings: Settings, topic: str, seen_at: dict[str, float], done: threading.Event
+    settings: Settings, bucket: str, topic: str, seen_at: dict[str, float], done: threading.Event
 ) -> None:
     """Poll the topic's objects; note when each bench id first becomes visible."""
     s3 = clients_for(settings).s3()
     known: set[tuple[str, str]] = set()
     while not done.is_set():
         now = time.monotonic()
-        for obj in s3.list_objects(settings.bucket, prefix=topic_prefix(topic), recursive=True):
+        for obj in s3.list_objects(bucket, prefix=topic_prefix(topic), recursive=True):
             key, etag = obj.object_name or "", obj.etag or ""
             if (key, etag) in known or parse_key(key) is None:
                 continue
             known.add((key, etag))
-            response = s3.get_object(settings.bucket, key)
+            response = s3.get_object(bucket, key)
             try:
                 body = response.read()
             finally:
@@ -198,44 +219,183 @@ def _watch(
         time.sleep(max(0.0, 0.1 - (time.monotonic() - now)))
 
 
+# --- the two sinks ---------------------------------------------------------------------
+
+
+@dataclass
+class Lane:
+    """One sink's namespace for one round: where its records go and where they land."""
+
+    sink: str  # "python" or "connect"
+    settings: Settings
+    pin: str
+    geo: str
+    bucket: str
+    connector: str | None = None
+    sink_process: SinkProcess | None = None
+    how: str = ""
+
+    def teardown(self) -> None:
+        from services.stack import bootstrap, connectors
+
+        if self.sink_process is not None:
+            self.sink_process.stop()
+        if self.connector is not None:
+            connectors.unregister(self.settings, self.connector)
+        if self.sink == "python":
+            bootstrap.drop_namespace(self.settings)
+            return
+        admin = clients_for(self.settings).kafka_admin()
+        existing = set(admin.list_topics(timeout=10).topics)
+        dlq = f"dlq-{self.settings.pipeline_user_id}"
+        doomed = [t for t in (self.pin, self.geo, dlq) if t in existing]
+        if doomed:
+            for future in admin.delete_topics(doomed, operation_timeout=15).values():
+                future.result(timeout=20)
+        s3 = clients_for(self.settings).s3()
+        if s3.bucket_exists(self.bucket):
+            objects = (
+                DeleteObject(o.object_name)
+                for o in s3.list_objects(self.bucket, recursive=True)
+                if o.object_name
+            )
+            for error in s3.remove_objects(self.bucket, objects):
+                raise BenchError(f"could not delete {error.name} from {self.bucket}: {error}")
+            s3.remove_bucket(self.bucket)
+
+
+def python_lane(base: Settings) -> Lane:
+    from services.stack import lifecycle
+
+    settings = base.model_copy(update={"pipeline_user_id": f"bench-p{uuid.uuid4().hex[:8]}"})
+    lane = Lane("python", settings, settings.topic("pin"), settings.topic("geo"), settings.bucket)
+    lifecycle.ensure_namespace(settings)
+    if _sink_up(settings):
+        lane.how = f"the stack's sink (127.0.0.1:{settings.sink_health_port}, every namespace)"
+    else:
+        log = Path(tempfile.mkdtemp(prefix="bench-landing-")) / "sink.log"
+        lane.sink_process = SinkProcess(settings, log, user_id=settings.pipeline_user_id)
+        try:
+            lane.sink_process.start(ready_partitions=3)
+        except Exception:
+            lane.teardown()
+            raise
+        lane.how = f"a sink started for the namespace (log {log})"
+    return lane
+
+
+def connect_lane(base: Settings) -> Lane:
+    """The namespace's connector, as `make up` registers it, on topics the Python sink skips."""
+    from services.stack import bootstrap, connectors
+
+    settings = base.model_copy(update={"pipeline_user_id": f"bench-c{uuid.uuid4().hex[:8]}"})
+    ns = settings.pipeline_user_id.replace("-", "_")
+    lane = Lane("connect", settings, f"{ns}.pin", f"{ns}.geo", settings.bucket)
+    name, config = connectors.local_connector_config(settings)
+    del config["topics.regex"]
+    config["topics"] = f"{lane.pin},{lane.geo}"
+    config["s3.bucket.name"] = lane.bucket
+    try:
+        bootstrap.kafka_topics(settings, [lane.pin, lane.geo])
+        clients_for(settings).s3().make_bucket(lane.bucket)
+        lane.connector = name
+        connectors.put_config(settings, name, config)
+    except Exception:
+        lane.teardown()
+        raise
+    lane.how = f"connector {name} in the worker at {settings.kafka_connect_url}"
+    return lane
+
+
+def connect_worker_rss(settings: Settings) -> int | None:
+    """VmRSS in bytes of the Connect worker's JVM (supervisord's `connect`), None if unknown."""
+    from services.stack.memory import tree_rss
+    from services.stack.supervisor import Supervisor
+
+    try:
+        pid = int(Supervisor(settings).info("connect")["pid"])
+    except Exception:  # the docker runtime, or no supervisord: no pid to read
+        return None
+    return tree_rss(pid) if pid else None
+
+
 # --- running it -----------------------------------------------------------------------------
 
 
 def run(
-    base: Settings, *, records: int = 50_000, posts: int = 400, rate: float = 20.0
+    base: Settings,
+    *,
+    records: int = 50_000,
+    posts: int = 400,
+    rate: float = 20.0,
+    rounds: int = 2,
 ) -> dict[str, Any]:
-    """Both measurements in a fresh namespace; returns the figures."""
-    from services.stack import bootstrap, lifecycle
+    """Both sinks, `rounds` times, alternating; returns the figures."""
+    from services.demo import faults
 
-    settings = base.model_copy(update={"pipeline_user_id": f"bench-{uuid.uuid4().hex[:8]}"})
-    try:
-        lifecycle.ensure_namespace(settings)
-        sink: SinkProcess | None = None
-        if _sink_up(settings):
-            which = f"the running sink on 127.0.0.1:{settings.sink_health_port}"
-        else:
-            log = Path(tempfile.mkdtemp(prefix="bench-landing-")) / "sink.log"
-            sink = SinkProcess(settings, log, user_id=settings.pipeline_user_id)
-            sink.start(ready_partitions=3)
-            which = f"a sink started for the namespace (log {log})"
-        try:
-            figures = {
-                "namespace": settings.pipeline_user_id,
-                "sink": which,
-                "flush_records": settings.sink_flush_records,
-                "flush_seconds": settings.sink_flush_seconds,
-                "load_average_1m": round(os.getloadavg()[0], 2),
-                "throughput": throughput(settings, records, timeout=300),
-                "latency": latency(settings, posts, rate, timeout=60),
-            }
-        finally:
-            if sink is not None:
-                sink.stop()
-        figures["load_average_1m_after"] = round(os.getloadavg()[0], 2)
-        return figures
-    finally:
-        # The namespace is the bench's own: its topics and bucket go, as a test's do.
-        bootstrap.drop_namespace(settings)
+    # A fault test killing the REST proxy or the worker mid-run would time its restart.
+    with faults.exclusive():
+        return _run(base, records=records, posts=posts, rate=rate, rounds=rounds)
+
+
+def _run(base: Settings, *, records: int, posts: int, rate: float, rounds: int) -> dict[str, Any]:
+    makers = {"python": python_lane, "connect": connect_lane}
+    runs: dict[str, dict[str, list[Any]]] = {
+        sink: {"throughput": [], "latency": [], "how": []} for sink in makers
+    }
+    idle_rss = connect_worker_rss(base)
+    load_before = round(os.getloadavg()[0], 2)
+    for round_no in range(rounds):
+        order = ["python", "connect"] if round_no % 2 == 0 else ["connect", "python"]
+        for sink in order:
+            lane = makers[sink](base)
+            try:
+                runs[sink]["how"].append(lane.how)
+                runs[sink]["throughput"].append(throughput(lane, records, timeout=300))
+                runs[sink]["latency"].append(latency(lane, posts, rate, timeout=60))
+            finally:
+                lane.teardown()
+    rss_after = connect_worker_rss(base)
+    figures: dict[str, Any] = {
+        "flush_records": base.sink_flush_records,
+        "flush_seconds": base.sink_flush_seconds,
+        "rounds": rounds,
+        "load_average_1m": load_before,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+    }
+    for sink, got in runs.items():
+        per_s = [t["landing_records_per_s"] for t in got["throughput"]]
+        seconds = [x for lat in got["latency"] for x in lat["seconds"]]
+        figures[sink] = {
+            "sink": got["how"][0],
+            "records": records,
+            "landing_records_per_s": round(statistics.median(per_s)),
+            "landing_records_per_s_each_round": per_s,
+            "throughput_each_round": got["throughput"],
+            "latency": {
+                "path": got["latency"][0]["path"],
+                "records": len(seconds),
+                "rate_per_s": rate,
+                **percentiles(seconds),
+                "each_round": [percentiles(lat["seconds"]) for lat in got["latency"]],
+            },
+        }
+    # The headline figures (`make bench`'s table, README) are the connector's: the lander.
+    figures["throughput"] = {
+        "sink": "connect",
+        "records": records,
+        "landing_records_per_s": figures["connect"]["landing_records_per_s"],
+    }
+    figures["latency"] = {
+        k: v for k, v in figures["connect"]["latency"].items() if k != "each_round"
+    } | {"sink": "connect"}
+    figures["connect"]["worker_rss_idle_mib"] = (
+        None if idle_rss is None else round(idle_rss / 2**20)
+    )
+    figures["connect"]["worker_rss_after_mib"] = (
+        None if rss_after is None else round(rss_after / 2**20)
+    )
+    return figures
 
 
 def _sink_up(settings: Settings) -> bool:
@@ -250,33 +410,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=50_000, help="(a) records to land")
     parser.add_argument("--posts", type=int, default=400, help="(b) one-record POSTs")
     parser.add_argument("--rate", type=float, default=20.0, help="(b) POSTs per second")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both sinks")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    if args.records < 1 or args.posts < 1 or args.rate <= 0:
-        print("bench_landing: --records and --posts must be >= 1, --rate > 0", file=sys.stderr)
+    if args.records < 1 or args.posts < 1 or args.rate <= 0 or args.rounds < 1:
+        print(
+            "bench_landing: --records, --posts and --rounds must be >= 1, --rate > 0",
+            file=sys.stderr,
+        )
         return 2
     try:
-        figures = run(load_settings(), records=args.records, posts=args.posts, rate=args.rate)
+        figures = run(
+            load_settings(),
+            records=args.records,
+            posts=args.posts,
+            rate=args.rate,
+            rounds=args.rounds,
+        )
     except (SettingsError, BenchError) as exc:
         print(f"bench_landing: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
         return 0
-    t, lat = figures["throughput"], figures["latency"]
-    print(f"namespace {figures['namespace']}; sink: {figures['sink']}")
     print(
         f"rotation: {figures['flush_records']} records or {figures['flush_seconds']} s; "
-        f"load average {figures['load_average_1m']} -> {figures['load_average_1m_after']}"
+        f"{figures['rounds']} rounds; load average {figures['load_average_1m']} -> "
+        f"{figures['load_average_1m_after']}"
     )
+    for sink in ("python", "connect"):
+        f, lat = figures[sink], figures[sink]["latency"]
+        print(f"{sink}: {f['sink']}")
+        print(
+            f"  (a) landing {f['records']} records: {f['landing_records_per_s']} records/s "
+            f"(rounds: {f['landing_records_per_s_each_round']})"
+        )
+        print(
+            f"  (b) {lat['path']}: {lat['records']} records at {lat['rate_per_s']}/s: "
+            f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s"
+        )
+    c = figures["connect"]
     print(
-        f"(a) landing: {t['records']} records ({t['bytes'] / 1e6:.1f} MB) produced in "
-        f"{t['produce_s']} s, all visible in S3 after {t['produce_to_visible_s']} s: "
-        f"{t['landing_records_per_s']} records/s"
-    )
-    print(
-        f"(b) {lat['path']}: {lat['records']} records at {lat['rate_per_s']}/s: "
-        f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s"
+        f"Connect worker RSS: {c['worker_rss_idle_mib']} MiB idle, "
+        f"{c['worker_rss_after_mib']} MiB after"
     )
     return 0
 

@@ -39,8 +39,10 @@ class LandedLine:
 class LandingVerifier:
     """Reusable across polls: object summaries are cached by key and ETag."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, bucket: str | None = None) -> None:
         self.settings = settings
+        #: The namespace's bucket unless told otherwise (a connector with its own s3.bucket.name).
+        self.bucket = bucket or settings.bucket
         clients = clients_for(settings)
         self.s3: Minio = clients.s3()
         # Never subscribes or commits: it only reads metadata and watermarks.
@@ -61,7 +63,7 @@ class LandingVerifier:
         self, topics: list[str] | None = None, expect: dict[str, int] | None = None
     ) -> LandingReport:
         s = self.settings
-        report = LandingReport(s.pipeline_user_id, s.bucket, expect=dict(expect or {}))
+        report = LandingReport(s.pipeline_user_id, self.bucket, expect=dict(expect or {}))
         self._check_bucket()
         for topic in topics or s.topics:
             report.topics.append(self._topic(topic))
@@ -120,7 +122,7 @@ class LandingVerifier:
     def _check_bucket(self) -> None:
         s = self.settings
         try:
-            exists = self.s3.bucket_exists(s.bucket)
+            exists = self.s3.bucket_exists(self.bucket)
         except _S3_FAILURES as exc:
             raise LandingError(
                 f"cannot reach S3 at {s.s3_endpoint} (S3_ENDPOINT): {exc}. Is the stack up? "
@@ -128,13 +130,13 @@ class LandingVerifier:
             ) from None
         if not exists:
             raise LandingError(
-                f"bucket {s.bucket} does not exist at {s.s3_endpoint}: nothing of namespace "
+                f"bucket {self.bucket} does not exist at {s.s3_endpoint}: nothing of namespace "
                 f"{s.pipeline_user_id!r} has landed. `make up` creates it for PIPELINE_USER_ID; "
                 "pass --user-id for another namespace."
             )
 
     def _list(self, topic: str) -> Iterator[tuple[str, str, bool]]:
-        bucket = self.settings.bucket
+        bucket = self.bucket
         try:
             for dead in (False, True):
                 prefix = topic_prefix(topic, dead_letter=dead)
@@ -162,7 +164,7 @@ class LandingVerifier:
             yield from pool.map(one, pending)
 
     def _get(self, key: str) -> bytes:
-        bucket = self.settings.bucket
+        bucket = self.bucket
         try:
             response = self.s3.get_object(bucket, key)
             try:

@@ -9,12 +9,13 @@ class and what a local worker needs beside it differ (see `local_connector_confi
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import requests
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from services.clients import clients_for
@@ -142,6 +143,13 @@ class ConnectorNotReady(StackError):
 def register(settings: Settings, *, timeout: float = 90.0) -> str:
     """PUT the namespace's connector (created or updated in place), wait until it RUNs."""
     name, config = local_connector_config(settings)
+    return put_config(settings, name, config, timeout=timeout)
+
+
+def put_config(
+    settings: Settings, name: str, config: dict[str, str], *, timeout: float = 90.0
+) -> str:
+    """PUT one connector's config (created or updated in place), wait until it RUNs."""
     write_secrets(settings)
     base = settings.kafka_connect_url.rstrip("/")
     try:
@@ -154,6 +162,12 @@ def register(settings: Settings, *, timeout: float = 90.0) -> str:
             "If it names the class, the plugin is missing: `make up` builds it (see "
             ".local/logs/install.log)."
         )
+    wait_running(settings, name, timeout=timeout)
+    return name
+
+
+def wait_running(settings: Settings, name: str, *, timeout: float = 90.0) -> ConnectorState:
+    """Until the connector and every task RUN; raises at once if one FAILED."""
     for attempt in Retrying(
         stop=stop_after_delay(timeout),
         wait=wait_fixed(0.5),
@@ -166,7 +180,41 @@ def register(settings: Settings, *, timeout: float = 90.0) -> str:
                 raise StackError(f"connector {name} failed: {state.summary()}\n{state.trace}")
             if not state.running:
                 raise ConnectorNotReady(f"connector {name} not running: {state.summary()}")
-    return name
+    return state
+
+
+def unregister(settings: Settings, name: str, *, timeout: float = 60.0) -> None:
+    """DELETE the connector, wait until the worker forgot it, then drop its consumer group.
+
+    What lands stays in S3; a connector registered again under the same name resumes from
+    its objects (the task seeks after the highest landed offset), not from the group.
+    """
+    base = settings.kafka_connect_url.rstrip("/")
+    resp = requests.delete(f"{base}/connectors/{name}", timeout=30)
+    if resp.status_code not in (204, 404):
+        raise StackError(f"Connect did not delete connector {name}: HTTP {resp.status_code}")
+    deadline = time.monotonic() + timeout
+    while requests.get(f"{base}/connectors/{name}", timeout=10).status_code != 404:
+        if time.monotonic() > deadline:
+            raise StackError(f"connector {name} still listed {timeout:.0f} s after DELETE")
+        time.sleep(0.25)
+    group = f"connect-{name}"
+    admin = clients_for(settings).kafka_admin()
+    while True:
+        existing = {g.group_id for g in admin.list_consumer_groups().result().valid}
+        if group not in existing:
+            return
+        try:
+            admin.delete_consumer_groups([group])[group].result(10)
+            return
+        except KafkaException:
+            # Its task's consumer is still leaving the group: try again, bounded.
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"consumer group {group} still has members {timeout:.0f} s after its "
+                    "connector was deleted"
+                ) from None
+            time.sleep(0.5)
 
 
 @dataclass(frozen=True)

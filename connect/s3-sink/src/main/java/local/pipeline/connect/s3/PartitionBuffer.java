@@ -90,6 +90,17 @@ public final class PartitionBuffer {
     }
   }
 
+  /**
+   * Milliseconds until {@link #tick} would seal the open batch by rotate.schedule.interval.ms
+   * (0 when due now), or -1 when nothing is open or no schedule is set.
+   */
+  public long untilScheduledRotation(long now) {
+    if (lines.isEmpty() || rotateScheduleMs <= 0) {
+      return -1;
+    }
+    return Math.max(0, openedAt + rotateScheduleMs - now);
+  }
+
   public void seal() {
     if (!lines.isEmpty()) {
       sealed.add(new Batch(topic, partition, start, lines));

@@ -194,8 +194,10 @@ public class S3SinkTask extends SinkTask {
 
   @Override
   public void put(Collection<SinkRecord> records) {
+    long retry = -1;
     if (!unresolved.isEmpty()) {
       // Connect delivers this same batch again after the timeout.
+      retry = RETRY_MS;
       context.timeout(RETRY_MS);
       resolve(records);
     }
@@ -237,6 +239,29 @@ public class S3SinkTask extends SinkTask {
       buffer.tick(now);
     }
     storeSealed();
+    wakeForRotation(now, retry);
+  }
+
+  /**
+   * Have Connect call put again when the next open object is due to rotate.
+   *
+   * <p>Connect calls put after each consumer poll, and a poll with no records lasts until the
+   * next offset commit (offset.flush.interval.ms): without this, an object whose partition
+   * went quiet would rotate that much later than rotate.schedule.interval.ms says. The task
+   * context's timeout bounds the next poll (Connect resets it after each poll).
+   */
+  private void wakeForRotation(long now, long retry) {
+    long wake = retry;
+    for (PartitionBuffer buffer : buffers.values()) {
+      long due = buffer.untilScheduledRotation(now);
+      if (due >= 0 && (wake < 0 || due < wake)) {
+        wake = due;
+      }
+    }
+    if (wake >= 0) {
+      // At least 1 ms: a timeout of 0 means "none" to Connect.
+      context.timeout(Math.max(1, wake));
+    }
   }
 
   private static byte[] valueBytes(Object value) throws InvalidRecordException {

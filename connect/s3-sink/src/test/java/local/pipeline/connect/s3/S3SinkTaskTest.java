@@ -61,6 +61,8 @@ class S3SinkTaskTest {
   static final class Context implements SinkTaskContext {
     final Map<TopicPartition, Long> seeks = new HashMap<>();
     final List<SinkRecord> deadLetters = new ArrayList<>();
+    /** The last timeout the task asked for (-1: none since the test cleared it). */
+    long timeout = -1;
 
     @Override
     public Map<String, String> configs() {
@@ -78,7 +80,9 @@ class S3SinkTaskTest {
     }
 
     @Override
-    public void timeout(long timeoutMs) {}
+    public void timeout(long timeoutMs) {
+      timeout = timeoutMs;
+    }
 
     @Override
     public Set<TopicPartition> assignment() {
@@ -208,6 +212,31 @@ class S3SinkTaskTest {
     assertEquals(2, committed(task));
     assertEquals(Set.of("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"),
         store.buckets.get("user-u1-bucket").keySet());
+  }
+
+  @Test
+  void anOpenObjectAsksConnectToCallPutWhenItIsDueToRotate() {
+    S3SinkTask task = task(Map.of("rotate.schedule.interval.ms", "2000", "flush.size", "100"));
+    task.put(records(0, 2));
+    assertEquals(2000, context.timeout);
+    now += 1500;
+    context.timeout = -1;
+    task.put(List.of()); // a poll that returned nothing, on time
+    assertEquals(500, context.timeout);
+    assertTrue(store.buckets.getOrDefault("user-u1-bucket", Map.of()).isEmpty());
+    now += 500;
+    context.timeout = -1;
+    task.put(List.of());
+    assertEquals(Set.of("topics/u1.pin/partition=0/u1.pin+0+0000000000.json"),
+        store.buckets.get("user-u1-bucket").keySet());
+    assertEquals(-1, context.timeout, "nothing open: no wake-up asked for");
+  }
+
+  @Test
+  void withoutAScheduleOrAnOpenObjectNoWakeUpIsAskedFor() {
+    S3SinkTask task = task(Map.of("flush.size", "2"));
+    task.put(records(0, 3)); // one object sealed and stored, one record open, no schedule
+    assertEquals(-1, context.timeout);
   }
 
   @Test
