@@ -2,26 +2,26 @@
 
     python -m services.bench_landing [--records 50000] [--posts 400] [--rate 20] [--rounds 2]
 
-Both S3 sinks side by side in one run, like for like: the Python sink (services/s3_sink, the
-stack's) and the Kafka Connect connector (connect/s3-sink, in the stack's worker). Each round
-gives each sink a fresh namespace with the same topics (one partition each, as `make up`
-makes them), the same records and the same rotation (SINK_FLUSH_RECORDS records or
-SINK_FLUSH_SECONDS), and the two alternate (python first in odd rounds, the connector first
-in even ones) so neither always runs on the quieter machine.
+The S3 sink is each namespace's connector (connect/s3-sink) in the stack's Kafka Connect
+worker. Each round takes a fresh namespace, which `lifecycle.ensure_namespace` gives its
+topics (one partition each, as `make up` makes them), its bucket and its connector, with the
+stack's rotation (SINK_FLUSH_RECORDS records or SINK_FLUSH_SECONDS); the namespace and the
+connector are dropped after the round. The figures are the median over the rounds
+(throughput) and the percentiles of every round's posts (latency).
 
 (a) landing throughput: `--records` pin rows produced as fast as the Kafka producer goes,
     records/s from the first produce to the moment every one is visible in S3;
 (b) latency: `--posts` one-record POSTs through the REST proxy (`/topics/<topic>`, `--rate`
     per second), each carrying a unique id, from just before the POST to the first S3
-    listing that shows an object holding it (S3 polled every 100 ms); p50 and p95 over every
-    round's posts. Without a REST proxy, (b) produces straight to Kafka and says so.
+    listing that shows an object holding it (S3 polled every 100 ms); p50 and p95.
+    Without a REST proxy, (b) produces straight to Kafka and says so.
 (c) the Connect worker's resident memory (VmRSS of its pid, /proc) at idle, before the
     bench registers anything, and after its connectors are deleted.
 
-The Python sink of the stack lands every `<id>.pin|geo|user` topic on the broker, so the
-connector's topics are named `<id with _>.pin|geo` (`bench_c<hex>.pin`): outside that
-subscription, same layout, and it lands them into its own namespace bucket. The 1-minute
-load average before and after is printed too: the machine is shared.
+Until issue 16 retired it, this ran the Python sink beside the connector, like for like, in
+the same run: commit 38bfbfe's bench/results.json holds that side-by-side run (connector
+11,686 records/s, p95 1.99 s; Python sink 7,262 records/s, p95 2.38 s). The 1-minute load
+average before and after is printed too: the machine is shared.
 """
 
 from __future__ import annotations
@@ -30,22 +30,18 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import requests
-from minio.deleteobjects import DeleteObject
 
 from services.clients import clients_for
 from services.landing import LandingVerifier
 from services.s3_sink.layout import decode_lines, parse_key, topic_prefix
-from services.s3_sink.process import SinkProcess
 from services.settings import Settings, SettingsError, load_settings
 
 JSON_V2 = "application/vnd.kafka.json.v2+json"
@@ -224,86 +220,32 @@ def _watch(
 
 @dataclass
 class Lane:
-    """One sink's namespace for one round: where its records go and where they land."""
+    """One round's namespace: where its records go and where they land."""
 
-    sink: str  # "python" or "connect"
     settings: Settings
     pin: str
     geo: str
     bucket: str
-    connector: str | None = None
-    sink_process: SinkProcess | None = None
-    how: str = ""
+    connector: str
 
     def teardown(self) -> None:
-        from services.stack import bootstrap, connectors
+        from services.stack import bootstrap
 
-        if self.sink_process is not None:
-            self.sink_process.stop()
-        if self.connector is not None:
-            connectors.unregister(self.settings, self.connector)
-        if self.sink == "python":
-            bootstrap.drop_namespace(self.settings)
-            return
-        admin = clients_for(self.settings).kafka_admin()
-        existing = set(admin.list_topics(timeout=10).topics)
-        dlq = f"dlq-{self.settings.pipeline_user_id}"
-        doomed = [t for t in (self.pin, self.geo, dlq) if t in existing]
-        if doomed:
-            for future in admin.delete_topics(doomed, operation_timeout=15).values():
-                future.result(timeout=20)
-        s3 = clients_for(self.settings).s3()
-        if s3.bucket_exists(self.bucket):
-            objects = (
-                DeleteObject(o.object_name)
-                for o in s3.list_objects(self.bucket, recursive=True)
-                if o.object_name
-            )
-            for error in s3.remove_objects(self.bucket, objects):
-                raise BenchError(f"could not delete {error.name} from {self.bucket}: {error}")
-            s3.remove_bucket(self.bucket)
-
-
-def python_lane(base: Settings) -> Lane:
-    from services.stack import lifecycle
-
-    settings = base.model_copy(update={"pipeline_user_id": f"bench-p{uuid.uuid4().hex[:8]}"})
-    lane = Lane("python", settings, settings.topic("pin"), settings.topic("geo"), settings.bucket)
-    lifecycle.ensure_namespace(settings)
-    if _sink_up(settings):
-        lane.how = f"the stack's sink (127.0.0.1:{settings.sink_health_port}, every namespace)"
-    else:
-        log = Path(tempfile.mkdtemp(prefix="bench-landing-")) / "sink.log"
-        lane.sink_process = SinkProcess(settings, log, user_id=settings.pipeline_user_id)
-        try:
-            lane.sink_process.start(ready_partitions=3)
-        except Exception:
-            lane.teardown()
-            raise
-        lane.how = f"a sink started for the namespace (log {log})"
-    return lane
+        bootstrap.drop_namespace(self.settings)  # its connector, topics and bucket
 
 
 def connect_lane(base: Settings) -> Lane:
-    """The namespace's connector, as `make up` registers it, on topics the Python sink skips."""
-    from services.stack import bootstrap, connectors
+    """A fresh namespace with its connector, as `make up` registers it."""
+    from services.stack import connectors, lifecycle
 
-    settings = base.model_copy(update={"pipeline_user_id": f"bench-c{uuid.uuid4().hex[:8]}"})
-    ns = settings.pipeline_user_id.replace("-", "_")
-    lane = Lane("connect", settings, f"{ns}.pin", f"{ns}.geo", settings.bucket)
-    name, config = connectors.local_connector_config(settings)
-    del config["topics.regex"]
-    config["topics"] = f"{lane.pin},{lane.geo}"
-    config["s3.bucket.name"] = lane.bucket
+    settings = base.model_copy(update={"pipeline_user_id": f"bench-{uuid.uuid4().hex[:8]}"})
+    name, _config = connectors.local_connector_config(settings)
+    lane = Lane(settings, settings.topic("pin"), settings.topic("geo"), settings.bucket, name)
     try:
-        bootstrap.kafka_topics(settings, [lane.pin, lane.geo])
-        clients_for(settings).s3().make_bucket(lane.bucket)
-        lane.connector = name
-        connectors.put_config(settings, name, config)
+        lifecycle.ensure_namespace(settings)
     except Exception:
         lane.teardown()
         raise
-    lane.how = f"connector {name} in the worker at {settings.kafka_connect_url}"
     return lane
 
 
@@ -339,70 +281,43 @@ def run(
 
 
 def _run(base: Settings, *, records: int, posts: int, rate: float, rounds: int) -> dict[str, Any]:
-    makers = {"python": python_lane, "connect": connect_lane}
-    runs: dict[str, dict[str, list[Any]]] = {
-        sink: {"throughput": [], "latency": [], "how": []} for sink in makers
-    }
+    throughputs: list[dict[str, Any]] = []
+    latencies: list[dict[str, Any]] = []
     idle_rss = connect_worker_rss(base)
     load_before = round(os.getloadavg()[0], 2)
-    for round_no in range(rounds):
-        order = ["python", "connect"] if round_no % 2 == 0 else ["connect", "python"]
-        for sink in order:
-            lane = makers[sink](base)
-            try:
-                runs[sink]["how"].append(lane.how)
-                runs[sink]["throughput"].append(throughput(lane, records, timeout=300))
-                runs[sink]["latency"].append(latency(lane, posts, rate, timeout=60))
-            finally:
-                lane.teardown()
+    for _round in range(rounds):
+        lane = connect_lane(base)
+        try:
+            throughputs.append(throughput(lane, records, timeout=300))
+            latencies.append(latency(lane, posts, rate, timeout=60))
+        finally:
+            lane.teardown()
     rss_after = connect_worker_rss(base)
-    figures: dict[str, Any] = {
+    per_s = [t["landing_records_per_s"] for t in throughputs]
+    seconds = [x for lat in latencies for x in lat["seconds"]]
+    return {
+        "sink": f"each namespace's connector in the worker at {base.kafka_connect_url}",
         "flush_records": base.sink_flush_records,
         "flush_seconds": base.sink_flush_seconds,
         "rounds": rounds,
         "load_average_1m": load_before,
         "load_average_1m_after": round(os.getloadavg()[0], 2),
-    }
-    for sink, got in runs.items():
-        per_s = [t["landing_records_per_s"] for t in got["throughput"]]
-        seconds = [x for lat in got["latency"] for x in lat["seconds"]]
-        figures[sink] = {
-            "sink": got["how"][0],
+        "throughput": {
             "records": records,
             "landing_records_per_s": round(statistics.median(per_s)),
             "landing_records_per_s_each_round": per_s,
-            "throughput_each_round": got["throughput"],
-            "latency": {
-                "path": got["latency"][0]["path"],
-                "records": len(seconds),
-                "rate_per_s": rate,
-                **percentiles(seconds),
-                "each_round": [percentiles(lat["seconds"]) for lat in got["latency"]],
-            },
-        }
-    # The headline figures (`make bench`'s table, README) are the connector's: the lander.
-    figures["throughput"] = {
-        "sink": "connect",
-        "records": records,
-        "landing_records_per_s": figures["connect"]["landing_records_per_s"],
+            "each_round": throughputs,
+        },
+        "latency": {
+            "path": latencies[0]["path"],
+            "records": len(seconds),
+            "rate_per_s": rate,
+            **percentiles(seconds),
+            "each_round": [percentiles(lat["seconds"]) for lat in latencies],
+        },
+        "connect_worker_rss_idle_mib": None if idle_rss is None else round(idle_rss / 2**20),
+        "connect_worker_rss_after_mib": None if rss_after is None else round(rss_after / 2**20),
     }
-    figures["latency"] = {
-        k: v for k, v in figures["connect"]["latency"].items() if k != "each_round"
-    } | {"sink": "connect"}
-    figures["connect"]["worker_rss_idle_mib"] = (
-        None if idle_rss is None else round(idle_rss / 2**20)
-    )
-    figures["connect"]["worker_rss_after_mib"] = (
-        None if rss_after is None else round(rss_after / 2**20)
-    )
-    return figures
-
-
-def _sink_up(settings: Settings) -> bool:
-    try:
-        return requests.get(f"http://127.0.0.1:{settings.sink_health_port}/health", timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,26 +348,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
         return 0
+    t, lat = figures["throughput"], figures["latency"]
+    print(f"sink: {figures['sink']}")
     print(
         f"rotation: {figures['flush_records']} records or {figures['flush_seconds']} s; "
         f"{figures['rounds']} rounds; load average {figures['load_average_1m']} -> "
         f"{figures['load_average_1m_after']}"
     )
-    for sink in ("python", "connect"):
-        f, lat = figures[sink], figures[sink]["latency"]
-        print(f"{sink}: {f['sink']}")
-        print(
-            f"  (a) landing {f['records']} records: {f['landing_records_per_s']} records/s "
-            f"(rounds: {f['landing_records_per_s_each_round']})"
-        )
-        print(
-            f"  (b) {lat['path']}: {lat['records']} records at {lat['rate_per_s']}/s: "
-            f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s"
-        )
-    c = figures["connect"]
     print(
-        f"Connect worker RSS: {c['worker_rss_idle_mib']} MiB idle, "
-        f"{c['worker_rss_after_mib']} MiB after"
+        f"(a) landing {t['records']} records: {t['landing_records_per_s']} records/s "
+        f"(rounds: {t['landing_records_per_s_each_round']})"
+    )
+    print(
+        f"(b) {lat['path']}: {lat['records']} records at {lat['rate_per_s']}/s: "
+        f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s"
+    )
+    print(
+        f"(c) Connect worker RSS: {figures['connect_worker_rss_idle_mib']} MiB idle, "
+        f"{figures['connect_worker_rss_after_mib']} MiB after"
     )
     return 0
 

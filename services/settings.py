@@ -101,13 +101,10 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("pipeline-local-secret")
     s3_region: str = "us-east-1"
 
-    # --- S3 sink (the Kafka -> S3 landing service) --------------------------------------
+    # --- S3 sink (each namespace's connect/s3-sink connector; services/stack/connectors) --
+    # Its flush.size and rotate.schedule.interval.ms (seconds here).
     sink_flush_records: int = 1000
     sink_flush_seconds: float = 2.0
-    sink_health_port: int = 8084
-    # Who lands Kafka into S3: `python` (services/s3_sink, the default for now) or `connect`
-    # (the connect/s3-sink connector, one per namespace registered by `make up`; issue 16).
-    landing_sink: Literal["python", "connect"] = "python"
 
     # --- Spark ------------------------------------------------------------------------
     spark_master: str = "local[*]"

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.s3_sink.config import SinkConfigError
+from services.landing.connector import SinkConfigError
 from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 

@@ -3,7 +3,8 @@
 Written into `build/aws/` (ignored by git) from the same settings the pipeline uses:
 
 - `msk-connect-s3-sink.json`: the connector configuration for MSK Connect (Confluent's S3
-  sink), rendered from `services/s3_sink/connector.json`, the file the local sink obeys.
+  sink), rendered from `services/landing/connector.json`, the file each local connector is
+  registered from (services/stack/connectors.py).
 - `api-gateway-openapi.json`: API Gateway with the `/topics/{topic}` HTTP-proxy integration.
 - `databricks/`: the Spark batch notebook(s) from `spark/notebook/`, pointed at the bucket.
 - `kafka-rest.properties`, `client.properties`: the REST proxy and Kafka CLI on EC2
@@ -60,14 +61,14 @@ class Exported:
 
 def connector_config(settings: Settings) -> dict[str, str]:
     """The flat map `aws kafkaconnect create-connector --connector-configuration` takes."""
-    from services.s3_sink.config import render_connector_config
+    from services.landing.connector import render_connector_config
 
     config = dict(render_connector_config(settings)["config"])
     for key in _LOCAL_ONLY_KEYS:
         config.pop(key, None)
     missing = [k for k in REQUIRED_CONNECTOR_KEYS if not config.get(k)]
     if missing:
-        raise ValueError(f"services/s3_sink/connector.json lacks {', '.join(missing)}")
+        raise ValueError(f"services/landing/connector.json lacks {', '.join(missing)}")
     return config
 
 
@@ -154,7 +155,7 @@ def _export_notebooks(out: Exported, profile: AwsProfile) -> None:
     values = {"bucket": profile.bucket, "user_id": profile.user_id, "s3_region": profile.region}
     for src in sources:
         text = src.read_text(encoding="utf-8")
-        # ${bucket}, ${user_id}, ${s3_region}: the placeholders services/s3_sink uses too.
+        # ${bucket}, ${user_id}, ${s3_region}: the placeholders connector.json uses too.
         rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
         _write_text(out, str(Path("databricks") / src.relative_to(NOTEBOOK_DIR)), rendered)
 

@@ -48,9 +48,9 @@ class FaultRecord:
     down_s: float = 0.0
     #: what triggered the kill ("pin offsets >= 666", "first object landed")
     when: str = ""
-    #: S3 sink's counted upload failures before and after the fault (S3 faults only)
+    #: S3 writes the sink connectors failed, before and after the fault (S3 faults only)
     sink_s3_failures: tuple[int, int] | None = None
-    #: the S3 sink's health statuses seen while the service was held down (S3 faults only)
+    #: the namespace's connector states seen while the service was held down (S3 faults only)
     sink_statuses: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
@@ -120,7 +120,7 @@ def kill(settings: Settings, name: str, *, hold_s: float = 0.0, when: str = "") 
     svc = _service(settings, name)
     record = FaultRecord(service=name, hold_s=hold_s, when=when)
     sup = Supervisor(settings)
-    if name == "s3":  # the sink must notice the S3 server going away
+    if name == "s3":  # the sink connector must notice the S3 server going away
         record.sink_s3_failures = (sink_s3_failures(settings), -1)
     t0 = time.monotonic()
     try:
@@ -157,7 +157,7 @@ def restore(settings: Settings, name: str, killed_pid: int) -> None:
     sup = Supervisor(settings)
     state, pid = sup.state(name), _pid(sup, name)
     if state in ("RUNNING", "STARTING") and pid and pid != killed_pid:
-        # autorestart (the S3 sink) already started a new process: wait until it answers.
+        # supervisord (autorestart) already started a new process: wait until it answers.
         try:
             probes.wait_until(svc.probe, settings, timeout=svc.start_timeout)
             return
@@ -166,28 +166,31 @@ def restore(settings: Settings, name: str, killed_pid: int) -> None:
     lifecycle.restart(settings, name)
 
 
+def connect_log(settings: Settings) -> Path:
+    return settings.logs_dir / "connect.log"
+
+
 def sink_health(settings: Settings) -> dict[str, object]:
-    """The running S3 sink's /health document ({} when it does not answer)."""
-    import urllib.error
-    import urllib.request
+    """The state of the namespace's S3 sink connector and its tasks ({} when Connect does not
+    answer): `{"status": "RUNNING", "summary": "connector RUNNING, tasks 0:RUNNING"}`."""
+    from services.stack import connectors
 
-    import orjson
-
-    url = f"http://127.0.0.1:{settings.sink_health_port}/health"
+    name, _config = connectors.local_connector_config(settings)
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body = orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:  # 503 while stalled still carries the document
-        body = orjson.loads(exc.read() or b"{}")
-    except (OSError, ValueError):
+        state = connectors.connector_state(settings, name)
+    except connectors.ConnectorNotReady:
         return {}
-    return body if isinstance(body, dict) else {}
+    return {"status": state.connector, "summary": state.summary()}
 
 
 def sink_s3_failures(settings: Settings) -> int:
-    """The running S3 sink's count of failed uploads (-1 when it does not answer)."""
-    value = sink_health(settings).get("s3_failures", -1)
-    return value if isinstance(value, int) else -1
+    """S3 writes the connectors failed (and retried) so far: the Connect worker logs each one
+    as `cannot write s3://<bucket>/<key>`. -1 when there is no log to read (docker runtime)."""
+    try:
+        with connect_log(settings).open("rb") as log:
+            return sum(line.count(b"cannot write s3://") for line in log)
+    except OSError:
+        return -1
 
 
 # --- triggers: when, during the run, a fault fires ---------------------------------------------

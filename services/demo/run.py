@@ -53,7 +53,8 @@ def _logs(settings: Settings) -> dict[str, str]:
         "up": f"{logs}/ (one file per service; `make logs`)",
         "seed": f"{logs}/mysql.log",
         "replay": f"{logs}/rest-proxy.log",
-        "land": f"{logs}/s3-sink.log (and `python -m services.landing verify`)",
+        "land": f"{logs}/connect.log (the namespace's S3 sink connector; `make status`, "
+        "`python -m services.landing verify`)",
         "batch": "the Spark output above",
         "report": "the message above",
     }
@@ -95,7 +96,7 @@ def run_demo(
     from seed_data import load as seed_load
     from services.emulator import replay
     from services.landing.verify import wait_until_landed
-    from services.stack import lifecycle
+    from services.stack import connectors, lifecycle
     from spark import batch
 
     seconds: dict[str, float] = {}
@@ -129,6 +130,12 @@ def run_demo(
             raise StageFailed(
                 "land", "; ".join(landing.problems()[:5]) or "not complete", _logs(settings)["land"]
             )
+        if user_id is None:
+            # A run's own namespace is done landing: its connector would only idle in the
+            # worker, one more per run. What landed stays; `PIPELINE_USER_ID=<id> make up`
+            # registers it again, and it resumes after what landed.
+            name, _config = connectors.local_connector_config(settings)
+            connectors.unregister(settings, name)
     with _stage("batch", seconds, settings):
         result = batch.run(settings, spark)
     rows = reconcile.reconcile(

@@ -16,8 +16,8 @@ from minio import Minio
 from minio.error import MinioException, S3Error
 
 from services.clients import clients_for
+from services.landing.layout import decode_lines, parse_key, topic_prefix
 from services.landing.report import LandingReport, ObjectSummary, TopicLanding, tally
-from services.s3_sink.layout import decode_lines, parse_key, topic_prefix
 from services.settings import Settings
 
 _S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)

@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.clients import clients_for
+from services.landing.connector import sink_config
 from services.rest_proxy.admission import Admission
 from services.rest_proxy.consumers import ConsumerRegistry
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.metadata import TopicCache
 from services.rest_proxy.producer import AsyncProducer, producer_overrides
-from services.s3_sink.config import sink_config
 from services.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -184,8 +184,14 @@ def namespace(settings: Settings) -> None:
 
 
 def drop_namespace(settings: Settings) -> None:
-    """Delete one namespace's topics, objects and bucket (tests and benchmarks clean up)."""
+    """Delete one namespace's connector, topics, objects and bucket (tests and benchmarks
+    clean up)."""
     from minio.deleteobjects import DeleteObject
+
+    from services.stack import connectors
+
+    # First: a connector still landing would keep writing into the bucket being emptied.
+    connectors.drop(settings)
 
     admin = clients_for(settings).kafka_admin()
     existing = set(admin.list_topics(timeout=10).topics)

@@ -1,9 +1,12 @@
-"""The S3 sink as a Kafka Connect connector (connect/s3-sink), managed as on MSK Connect.
+"""The S3 sink: a Kafka Connect connector (connect/s3-sink), managed as on MSK Connect.
 
-With LANDING_SINK=connect, `make up` registers one connector per namespace through Connect's
-REST API (`PUT /connectors/<name>/config`, idempotent) instead of running the Python sink.
-Its configuration is the one `make export-aws` writes for MSK Connect, key for key; only the
-class and what a local worker needs beside it differ (see `local_connector_config`).
+Every namespace lands through its own connector, `<id>-s3-sink`, in the stack's Connect
+worker: `lifecycle.ensure_namespace` (what `make up`, the demo, the benchmarks and the tests'
+fresh namespaces call) registers it through Connect's REST API (`ensure`: PUT only when the
+stored config differs, so a second `make up` does not restart it), and
+`bootstrap.drop_namespace` deletes it (`drop`). Its configuration is the one
+`make export-aws` writes for MSK Connect, key for key; only the class and what a local
+worker needs beside it differ (see `local_connector_config`).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def secret_refs(settings: Settings) -> dict[str, str]:
 def local_connector_config(settings: Settings) -> tuple[str, dict[str, str]]:
     """(name, config) of this namespace's connector on the local worker."""
     from services.aws.export import connector_config
-    from services.s3_sink.config import render_connector_config
+    from services.landing.connector import render_connector_config
 
     name = str(render_connector_config(settings)["name"])
     config = connector_config(settings)
@@ -144,6 +147,41 @@ def register(settings: Settings, *, timeout: float = 90.0) -> str:
     """PUT the namespace's connector (created or updated in place), wait until it RUNs."""
     name, config = local_connector_config(settings)
     return put_config(settings, name, config, timeout=timeout)
+
+
+def ensure(settings: Settings, *, timeout: float = 90.0) -> str:
+    """The namespace's connector registered and RUNNING; PUT only if its config differs.
+
+    A PUT of the same config still restarts the connector's tasks (what they buffered is
+    read again): an idempotent `make up` must not do that to a connector that is landing.
+    """
+    name, config = local_connector_config(settings)
+    base = settings.kafka_connect_url.rstrip("/")
+    try:
+        resp = requests.get(f"{base}/connectors/{name}/config", timeout=30)
+    except requests.RequestException as exc:
+        raise StackError(f"Connect at {base} did not answer ({exc}); check `make status`") from None
+    if resp.status_code == 200 and resp.json() == {**config, "name": name}:
+        write_secrets(settings)  # the reference must resolve if the worker restarts
+        wait_running(settings, name, timeout=timeout)
+        return name
+    return put_config(settings, name, config, timeout=timeout)
+
+
+def drop(settings: Settings) -> None:
+    """The namespace's connector deleted (with its consumer group) and its dead-letter topic."""
+    name, config = local_connector_config(settings)
+    base = settings.kafka_connect_url.rstrip("/")
+    try:
+        registered = requests.get(f"{base}/connectors/{name}", timeout=10).status_code == 200
+    except requests.RequestException:
+        return  # no worker (the stack is down or aws): nothing of it to drop
+    if registered:
+        unregister(settings, name)
+    dlq = config["errors.deadletterqueue.topic.name"]
+    admin = clients_for(settings).kafka_admin()
+    if dlq in admin.list_topics(timeout=10).topics:
+        admin.delete_topics([dlq], operation_timeout=15)[dlq].result(timeout=20)
 
 
 def put_config(

@@ -28,8 +28,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     cwd: Path = PROJECT_ROOT
-    # Servers stay down after a crash (visible in `make status`, restarted by `make up`);
-    # the sink restarts itself, because a fatal Kafka error is one of its normal exits.
+    # Servers stay down after a crash (visible in `make status`, restarted by `make up`).
     autorestart: str = "false"
 
     def log(self, settings: Settings) -> Path:
@@ -215,31 +214,13 @@ def rest_proxy(settings: Settings) -> Service:
     )
 
 
-def s3_sink(settings: Settings) -> Service:
-    return Service(
-        name="s3-sink",
-        title="MSK Connect S3 sink",
-        ports=(settings.sink_health_port,),
-        endpoint=f"http://127.0.0.1:{settings.sink_health_port}/health",
-        command=(sys.executable, "-m", "services.s3_sink"),
-        probe=probes.s3_sink,
-        start_timeout=30,
-        fix="the sink needs Kafka and S3: check `make status`",
-        depends_on=("kafka", "s3"),
-        autorestart="unexpected",
-        # Python's tempfile goes here rather than /tmp (SECURITY.md).
-        env={"TMPDIR": str(_mkdir(settings.run_dir / "tmp"))},
-    )
-
-
 def all_services(settings: Settings) -> list[Service]:
     services = [mysql(settings), kafka(settings), connect(settings), s3(settings)]
     # The project's own Python services join as soon as their packages exist.
     if _module_exists("services.rest_proxy.__main__"):
         services.append(rest_proxy(settings))
-    # LANDING_SINK=connect lands through the Connect worker's connectors instead.
-    if _module_exists("services.s3_sink.__main__") and settings.landing_sink == "python":
-        services.append(s3_sink(settings))
+    # No landing service: each namespace's S3 sink is a connector in the Connect worker
+    # (services/stack/connectors.py), registered by `make up`.
     return services
 
 

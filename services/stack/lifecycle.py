@@ -37,9 +37,8 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
     else:
         _native_up(settings, say)
     ensure_namespace(settings)
-    if settings.landing_sink == "connect":
-        # Not an "ok" line: that prefix is a service's verdict (tests read it).
-        say(f"  connector   {_register_connector(settings)}")
+    # Not an "ok" line: that prefix is a service's verdict (tests read it).
+    say(f"  connector   {_connector_line(settings)}")
     say(
         f"stack healthy in {time.monotonic() - started:.1f} s; namespace "
         f"'{settings.pipeline_user_id}': topics {', '.join(settings.topics)}, "
@@ -151,6 +150,7 @@ def _log_tail(settings: Settings, svc: Service, lines: int = 3) -> str:
 
 
 def ensure_namespace(settings: Settings) -> None:
+    """The namespace's topics, its bucket, and its S3 sink connector that lands them."""
     try:
         bootstrap.namespace(settings)
     except StackError:
@@ -160,16 +160,13 @@ def ensure_namespace(settings: Settings) -> None:
             f"could not create the topics or bucket of namespace '{settings.pipeline_user_id}': "
             f"{exc}. Check `make status`."
         ) from exc
+    connectors.ensure(settings)
 
 
-def _register_connector(settings: Settings) -> str:
-    if docker_runtime.runtime(settings) == "docker":
-        raise StackError(
-            "LANDING_SINK=connect needs the native runtime for now: the Connect container "
-            "does not load connect/s3-sink yet. Use RUNTIME=native, or LANDING_SINK=python."
-        )
-    name = connectors.register(settings)
-    return f"{name} RUNNING (lands {settings.pipeline_user_id}.* into {settings.bucket})"
+def _connector_line(settings: Settings) -> str:
+    name, _config = connectors.local_connector_config(settings)
+    state = connectors.connector_state(settings, name)
+    return f"{name} {state.connector} (lands {settings.pipeline_user_id}.* into {settings.bucket})"
 
 
 def down(settings: Settings) -> None:
@@ -227,11 +224,9 @@ def _connector_rows(settings: Settings) -> list[ServiceStatus]:
     try:
         states = connectors.all_states(settings)
     except Exception as exc:  # the Connect row above already says why the worker is down
-        if settings.landing_sink != "connect":
-            return []
         return [ServiceStatus("connectors", endpoint, False, f"{type(exc).__name__}", log)]
-    if not states and settings.landing_sink == "connect":
-        detail = "none registered: `make up` registers this namespace's"
+    if not states:
+        detail = "none registered: `make up` registers this namespace's S3 sink"
         return [ServiceStatus("connectors", endpoint, False, detail, log)]
     return [
         ServiceStatus(f"connector {s.name}", endpoint, s.running, s.summary(), log) for s in states

@@ -147,14 +147,6 @@ def kinesis_streams(settings: Settings) -> int:
     return len(resp.json().get("StreamNames", []))
 
 
-def s3_sink(settings: Settings) -> str:
-    health = _http_json(f"http://127.0.0.1:{settings.sink_health_port}/health")
-    if isinstance(health, dict):
-        parts = [f"{k}={v}" for k, v in health.items() if isinstance(v, int | float | str)]
-        return ", ".join(parts[:4]) or "up"
-    return "up"
-
-
 def wait_until(probe: Probe, settings: Settings, timeout: float, interval: float = 0.25) -> str:
     """Poll `probe` until it passes or `timeout` seconds pass; return its detail."""
     deadline = time.monotonic() + timeout

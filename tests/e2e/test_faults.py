@@ -6,11 +6,14 @@ a lock (services.demo.faults.exclusive) keeps two fault runs from overlapping, a
 is brought back up in a `finally`. Each case asserts
 
 - the fault happened: a new pid answers, the service's probe failed after the kill, and the
-  down time was measured (plus what the pipeline counted: emulator retries, sink S3 failures);
+  down time was measured (plus what the pipeline counted: emulator retries, the S3 writes the
+  connector was refused);
 - nothing lost, nothing doubled, counted from independent sources (tests/e2e/checks.py);
 - the nine answers equal the plain-Python reference.
 
-Connect is not killed: no connector runs on it, so killing it would prove nothing.
+The S3 sink is the namespace's connector in the Kafka Connect worker: "connect" SIGKILLs the
+worker with the connector's task mid-replay (what it buffered is gone; it resumes after what
+landed), and "s3-down-10s-mid-landing" holds S3 down while the connector writes.
 """
 
 from __future__ import annotations
@@ -50,14 +53,14 @@ class Case:
     hold_s: float = 0.0
     #: the emulator must have retried (its requests or reads failed while the service was down)
     emulator_retries: bool = False
-    #: the sink must have counted failed S3 uploads
+    #: the sink connector must have been refused S3 writes (logged by the worker)
     sink_failures: bool = False
 
 
 CASES = {
     "kafka": Case("kafka", _mid_replay),
     "rest-proxy": Case("rest-proxy", _mid_replay, hold_s=3.0, emulator_retries=True),
-    "s3-sink": Case("s3-sink", _mid_replay),
+    "connect": Case("connect", _mid_replay),
     "s3": Case("s3", _mid_replay),
     "mysql": Case("mysql", _mid_replay, hold_s=3.0, emulator_retries=True),
     "s3-down-10s-mid-landing": Case("s3", _mid_landing, hold_s=10.0, sink_failures=True),
@@ -93,12 +96,12 @@ def test_nothing_is_lost_when_a_service_is_killed_mid_run(
         if case.emulator_retries:
             assert result.replay_retried > 0, result.replay_line
         if case.sink_failures:
-            # The sink noticed the outage: it reported S3 unavailable, or counted failed
-            # uploads (the count alone misleads if someone restarted the sink meanwhile).
+            # The connector noticed the outage: the worker logged refused writes, and the
+            # connector kept running through it (a refused write is retried, not a failure).
             assert fault.sink_s3_failures is not None
             before, after = fault.sink_s3_failures
-            noticed = "s3-unavailable" in fault.sink_statuses or after > before >= 0
-            assert noticed, f"the sink did not notice S3 was down: {fault.line()}"
+            assert after > before >= 0, f"the sink did not notice S3 was down: {fault.line()}"
+            assert "FAILED" not in fault.sink_statuses, fault.line()
         counts = checks.accounted(settings, result, rows)
         print(f"    counts: {counts}")
         checks.answers_match_reference(result, rows)

@@ -19,7 +19,7 @@ import requests
 from confluent_kafka import KafkaException
 
 from services.clients import clients_for
-from services.s3_sink.process import free_port
+from services.runner.child import free_port
 from services.settings import Settings
 from services.stack import configs, connectors, install
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
@@ -34,7 +34,8 @@ START_TIMEOUT_S = 240.0
 class PrivateWorker:
     """A distributed Connect worker of its own group; start, SIGKILL, start again."""
 
-    def __init__(self, stack: Settings, root: Path) -> None:
+    def __init__(self, stack: Settings, root: Path, *, bootstrap: str | None = None) -> None:
+        """The stack's jars, plugin.path and secrets; `bootstrap` another Kafka than its."""
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,7 +45,7 @@ class PrivateWorker:
         self.log4j = configs.log4j2_properties(private)
         self.props = root / "connect.properties"
         self.props.write_text(
-            f"""bootstrap.servers={stack.kafka_bootstrap_servers}
+            f"""bootstrap.servers={bootstrap or stack.kafka_bootstrap_servers}
 group.id=test-connect-{tag}
 key.converter=org.apache.kafka.connect.converters.ByteArrayConverter
 value.converter=org.apache.kafka.connect.converters.ByteArrayConverter

@@ -1,8 +1,8 @@
 """The landing verifier against real Kafka and a real S3 server.
 
-Objects are written by hand into a private SeaweedFS (the one the sink tests use), in a
-topic `<user_id>.verify` that no sink subscribes to, so each case (missing, doubled,
-unparseable, stray) is exactly what the test made it.
+Objects are written by hand into a private SeaweedFS (the one the sink tests use), for a
+namespace that has no connector (and a topic `<user_id>.verify`), so each case (missing,
+doubled, unparseable, stray) is exactly what the test made it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
 from services.landing import verify, wait_until_landed
-from services.s3_sink.layout import dead_letter_key, object_key
-from services.s3_sink.process import settings_env
+from services.landing.layout import dead_letter_key, object_key
 from services.settings import PROJECT_ROOT, Settings
 from tests.integration.test_s3_sink import (
     PrivateS3,
@@ -40,7 +39,7 @@ __all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink test
 def target(stack: Settings, private_s3: PrivateS3) -> Iterator[Settings]:
     settings = private_namespace(stack, private_s3)
     yield settings
-    drop_private_namespace(stack, settings.pipeline_user_id, f"{settings.pipeline_user_id}.verify")
+    drop_private_namespace(settings, f"{settings.pipeline_user_id}.verify")
 
 
 def make_topic(settings: Settings) -> str:
@@ -112,6 +111,16 @@ def test_wait_until_landed_returns_once_complete_or_at_the_deadline(target: Sett
     writer.join()
     assert report.complete and report.total("landed") == 3
     assert 0.9 <= waited < 10
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """What the CLI needs to reach the same Kafka and the private S3."""
+    keys = ("kafka_bootstrap_servers", "s3_endpoint", "s3_access_key", "s3_secret_key")
+    env = {}
+    for key in keys:
+        value = getattr(settings, key)
+        env[key.upper()] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return env
 
 
 def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

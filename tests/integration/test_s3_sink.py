@@ -1,14 +1,16 @@
-"""The S3 sink against real Kafka and a real S3 server.
+"""The S3 sink connector (each namespace's, in the stack's Connect worker) against a private
+S3 server the test can stop.
 
-Every test runs its own sink process, restricted to a fresh namespace, writing into a private
-SeaweedFS started for this module: the tests can crash the sink and stop S3 without touching
-the shared stack. (The stack's own sink lands these namespaces too, into the stack's S3,
-where these tests never look.)
+A module-scoped SeaweedFS on free ports stands in for S3; each test makes a fresh namespace
+whose topics are on the stack's Kafka and whose connector, registered in the stack's worker
+as `make up` registers it, has its `store.url` pointed at the private server: the tests can
+cut S3 off without touching the shared stack's. Teardown deletes the connector (with its
+consumer group and dead-letter topic) and the topics, even when the test failed.
 """
 
 from __future__ import annotations
 
-import signal
+import re
 import subprocess
 import threading
 import time
@@ -22,11 +24,12 @@ from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
-from services.landing import LandingVerifier, wait_until_landed
-from services.s3_sink.layout import dead_letter_key, object_key, parse_key
-from services.s3_sink.process import SinkProcess, free_port
+from services.demo import faults
+from services.landing import wait_until_landed
+from services.runner.child import free_port
 from services.settings import Settings
-from services.stack import configs, install
+from services.stack import configs, connectors, install
+from tests.conftest import SESSION
 
 pytestmark = pytest.mark.integration
 
@@ -112,10 +115,11 @@ def private_s3(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def private_namespace(stack: Settings, private_s3: PrivateS3) -> Settings:
     """A fresh namespace whose topics are on the stack's Kafka and whose bucket is in the
-    private S3 (the stack's S3 is not involved at all)."""
+    private S3 (the stack's S3 is not involved at all); no connector yet."""
     settings = stack.model_copy(
         update={"pipeline_user_id": f"t{uuid.uuid4().hex[:10]}", "s3_endpoint": private_s3.endpoint}
     )
+    SESSION.user_ids.add(settings.pipeline_user_id)  # the session's sweep knows it as ours
     admin = clients_for(settings).kafka_admin()
     topics = [*settings.topics, settings.streaming_topic("pin")]
     futures = admin.create_topics([NewTopic(t, settings.kafka_topic_partitions, 1) for t in topics])
@@ -125,43 +129,38 @@ def private_namespace(stack: Settings, private_s3: PrivateS3) -> Settings:
     return settings
 
 
-def drop_private_namespace(stack: Settings, user_id: str, *extra_topics: str) -> None:
-    """Its topics (and `extra_topics`) on the stack's Kafka, and the bucket the stack's own
-    sink made for them in the stack's S3. The private S3 goes with its server."""
-    from tests.conftest import drop_namespace
-
-    shared = stack.model_copy(update={"pipeline_user_id": user_id})
-    if extra_topics:
-        admin = clients_for(shared).kafka_admin()
+def drop_private_namespace(settings: Settings, *extra_topics: str) -> None:
+    """Its connector (if any: with its group and dead-letter topic) and its topics on the
+    stack's Kafka. The private bucket goes with its server."""
+    try:
+        connectors.drop(settings)
+    finally:
+        admin = clients_for(settings).kafka_admin()
         existing = set(admin.list_topics(timeout=10).topics)
-        doomed = [t for t in extra_topics if t in existing]
+        mine = [*settings.topics, *settings.streaming_topics, *extra_topics]
+        doomed = [t for t in mine if t in existing]
         for future in admin.delete_topics(doomed).values() if doomed else []:
             future.result(30)
-    drop_namespace(shared)
 
 
 @pytest.fixture
 def target(stack: Settings, private_s3: PrivateS3) -> Iterator[Settings]:
-    """The test's namespace, landing into the private S3, with a fast rotation."""
+    """The test's namespace with its connector landing into the private S3, fast rotation."""
     settings = private_namespace(stack, private_s3).model_copy(
-        update={
-            "sink_health_port": free_port(),
-            "sink_flush_records": 100,
-            "sink_flush_seconds": 1.0,
-        }
+        update={"sink_flush_records": 100, "sink_flush_seconds": 1.0}
     )
-    yield settings
-    drop_private_namespace(stack, settings.pipeline_user_id)
+    try:
+        connectors.ensure(settings)
+        yield settings
+    finally:
+        drop_private_namespace(settings)
 
 
-def sink_for(settings: Settings, tmp_path: Path, **overrides: object) -> SinkProcess:
-    s = settings.model_copy(update=overrides)
-    return SinkProcess(
-        s,
-        tmp_path / "sink.log",
-        user_id=s.pipeline_user_id,
-        group_id=f"test-sink-{s.pipeline_user_id}",
-    )
+def write_failures(settings: Settings) -> int:
+    """How often the worker logged a refused write into the namespace's bucket."""
+    pattern = re.compile(rb"cannot write s3://" + re.escape(settings.bucket.encode()) + rb"/")
+    with faults.connect_log(settings).open("rb") as log:
+        return sum(len(pattern.findall(line)) for line in log)
 
 
 def produce(
@@ -216,189 +215,58 @@ def produce_steadily(
     return thread
 
 
-def test_every_record_lands_once_in_the_connector_layout(target: Settings, tmp_path: Path) -> None:
-    n = 250
-    sent = {topic: values(n, topic) for topic in target.topics}
-    with sink_for(target, tmp_path).start(ready_partitions=3):
-        offsets = {topic: produce(target, topic, vals) for topic, vals in sent.items()}
-        # The streaming topics are not the sink's: they must never appear in the bucket.
-        produce(target, target.streaming_topic("pin"), [b'{"streaming":true}'])
-        report = wait_until_landed(target, SETTLE_S, expect=dict.fromkeys(target.topics, n))
-    assert report.complete, report.problems()
-    s3 = clients_for(target).s3()
-    keys = [o.object_name or "" for o in s3.list_objects(target.bucket, recursive=True)]
-    assert keys and all(k.startswith("topics/") for k in keys), keys
-    with LandingVerifier(target) as verifier:
-        for topic in target.topics:
-            t = report.topic(topic)
-            assert (t.total("landed"), t.total("doubled"), t.total("missing")) == (n, 0, 0)
-            landed = {line.offset: line.value for line in verifier.landed_lines(topic)}
-            expected = dict(zip(offsets[topic], sent[topic], strict=True))
-            assert landed == expected  # byte-identical, at the offsets Kafka gave them
-    for key in keys:
-        name = parse_key(key)
-        assert name is not None and key == object_key(name.topic, name.partition, name.start_offset)
-        body = s3.get_object(target.bucket, key).read()
-        assert body.endswith(b"\n") and b"\r" not in body
-        assert 1 <= body.count(b"\n") <= target.sink_flush_records
-    assert len(keys) >= 3 * (n // target.sink_flush_records)
-
-
-def test_time_rotation_lands_a_three_record_run_within_seconds(
-    target: Settings, tmp_path: Path
-) -> None:
-    settings = target.model_copy(update={"sink_flush_records": 1000, "sink_flush_seconds": 2.0})
-    topic = settings.topic("geo")
-    with sink_for(settings, tmp_path).start(ready_partitions=3):
-        produce(settings, topic, values(3, "small"))
-        produced_at = time.monotonic()
-        report = wait_until_landed(settings, SETTLE_S, expect={topic: 3}, interval=0.1)
-        elapsed = time.monotonic() - produced_at
-    assert report.complete, report.problems()
-    assert elapsed < 2.0 + 3.0, f"3 records took {elapsed:.1f} s to land with a 2 s rotation"
-    s3 = clients_for(settings).s3()
-    (key,) = [o.object_name for o in s3.list_objects(settings.bucket, recursive=True)]
-    assert key == object_key(topic, 0, 0)
-
-
-def test_crash_and_restart_mid_stream_land_exactly_once(target: Settings, tmp_path: Path) -> None:
-    topic = target.topic("pin")
-    batches = [values(100, f"b{b}") for b in range(40)]  # 4,000 records over ~4 s
-    sink = sink_for(target, tmp_path).start(ready_partitions=3)
-    producer = produce_steadily(target, topic, batches, gap_s=0.1)
-    sink.wait_for(lambda h: h["landed_records"] >= 300, 30, "landing")
-    assert sink.kill() == -signal.SIGKILL  # a crash: nothing flushed or committed on the way out
-    sink.start(ready_partitions=3)
-    sink.wait_for(lambda h: h["landed_records"] >= 300, 30, "landing after the crash")
-    assert sink.stop() == 0  # a clean restart too
-    sink.start(ready_partitions=3)
-    producer.join(60)
-    try:
-        report = wait_until_landed(target, SETTLE_S, expect={topic: 4000})
-    finally:
-        sink.stop()
+def test_the_namespace_connector_lands_into_the_private_s3(target: Settings) -> None:
+    topic = target.topic("geo")
+    produce(target, topic, values(250, "a"))
+    report = wait_until_landed(target, SETTLE_S, expect={topic: 250})
     t = report.topic(topic)
-    assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (4000, 0, 0), (
+    assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (250, 0, 0), (
         report.problems()
     )
-    assert report.complete
-
-
-def test_a_sink_without_commits_resumes_after_what_already_landed(
-    target: Settings, tmp_path: Path
-) -> None:
-    """The worst crash: objects stored, offsets never committed. A sink of a brand-new group
-    (no commits at all) and a different flush size must not start an object inside one
-    that already landed, which would make offsets visible twice."""
-    topic = target.topic("user")
-    with sink_for(target, tmp_path, sink_flush_records=70).start(ready_partitions=3):
-        produce(target, topic, values(500, "first"))
-        assert wait_until_landed(target, SETTLE_S, expect={topic: 500}).complete
-    s3 = clients_for(target).s3()
-    before = {o.object_name: o.etag for o in s3.list_objects(target.bucket, recursive=True)}
-    fresh_group = SinkProcess(
-        target.model_copy(update={"sink_flush_records": 45}),
-        tmp_path / "sink2.log",
-        user_id=target.pipeline_user_id,
-        group_id=f"other-{uuid.uuid4().hex[:6]}",
-    )
-    with fresh_group.start(ready_partitions=3):
-        produce(target, topic, values(100, "second"))
-        report = wait_until_landed(target, SETTLE_S, expect={topic: 600})
-        health = fresh_group.wait_for(
-            lambda h: h["buffered_records"] == 0 and h["landed_records"] >= 100, 10, "idle"
-        )
-    assert report.complete, report.problems()
-    assert health["landed_records"] == 100  # only the new records: nothing re-landed
-    after = {o.object_name: o.etag for o in s3.list_objects(target.bucket, recursive=True)}
-    assert {k: after[k] for k in before} == before  # no object rewritten
+    # flush.size 100: two full objects and a rest that the 1 s rotation wrote.
+    assert [p.objects for p in t.partitions] == [3]
 
 
 def test_s3_down_for_ten_seconds_mid_stream_loses_nothing(
-    target: Settings, private_s3: PrivateS3, tmp_path: Path
+    target: Settings, private_s3: PrivateS3
 ) -> None:
     topic = target.topic("pin")
+    name, _config = connectors.local_connector_config(target)
+    failures_before = write_failures(target)
     batches = [values(50, f"o{b}") for b in range(30)]  # 1,500 records over ~15 s
-    sink = sink_for(target, tmp_path).start(ready_partitions=3)
+    producer = produce_steadily(target, topic, batches, gap_s=0.5)
     try:
-        producer = produce_steadily(target, topic, batches, gap_s=0.5)
-        sink.wait_for(lambda h: h["landed_records"] >= 100, 30, "landing")
+        first = wait_until_landed(target, 30, topics=[topic], expect={topic: 100})
+        assert first.topic(topic).total("landed") >= 100, first.problems()
         private_s3.stop()
         down_at = time.monotonic()
-        sink.wait_for(lambda h: h["status"] == "s3-unavailable", 30, "noticing S3 is down")
+        noticed = wait_for_true(
+            lambda: write_failures(target) > failures_before, 30, "the connector noticing"
+        )
         time.sleep(max(0.0, 10.0 - (time.monotonic() - down_at)))  # the outage itself
+        during = connectors.connector_state(target, name)
         private_s3.start()
         producer.join(60)
         report = wait_until_landed(target, SETTLE_S, expect={topic: 1500})
-        # A PUT cut off by the outage may have been stored all the same: its retry then finds
-        # the key taken (`found_landed`) rather than landing it again, so the sink's own
-        # landed count can be short of 1,500 while S3, counted above, holds every record.
-        health = sink.wait_for(
-            lambda h: h["status"] == "ok" and h["lag"] == 0 and h["buffered_records"] == 0,
-            60,
-            "recovering",
-        )
     finally:
-        sink.stop()
         if private_s3.proc is None:
             private_s3.start()
     t = report.topic(topic)
+    # A PUT cut off by the outage may have been stored all the same: its retry then finds the
+    # key taken (If-None-Match) and carries on after that object instead of landing it twice.
     assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (1500, 0, 0), (
         report.problems()
     )
-    assert health["s3_failures"] > 0, "the outage never reached the sink"
-    assert health["landed_records"] <= 1500 and health["dead_lettered"] == 0
+    assert noticed, "the outage never reached the connector"
+    # A refused write is retried, never a failed task: the connector ran through the outage.
+    assert not during.failed, during.summary()
+    assert connectors.connector_state(target, name).running
 
 
-def test_invalid_records_are_dead_lettered_and_counted(target: Settings, tmp_path: Path) -> None:
-    topic = target.topic("pin")
-    sent: list[bytes | None] = [b'{"ok":0}', b"not json", b'{"ok":2}', None, b'{"ok":4}']
-    with sink_for(target, tmp_path).start(ready_partitions=3) as sink:
-        produce(target, topic, sent)
-        report = wait_until_landed(target, SETTLE_S, expect={topic: 5})
-        health = sink.wait_for(lambda h: h["dead_lettered"] >= 2, 10, "counting dead letters")
-    assert report.complete, report.problems()
-    t = report.topic(topic)
-    assert (t.total("landed"), t.total("dead_lettered")) == (3, 2)
-    assert health["dead_lettered"] == 2 and health["topics"][topic]["dead_lettered"] == 2
-    s3 = clients_for(target).s3()
-    assert s3.get_object(target.bucket, dead_letter_key(topic, 0, 1)).read() == b"not json"
-    assert s3.get_object(target.bucket, dead_letter_key(topic, 0, 3)).read() == b""
-    meta = s3.stat_object(target.bucket, dead_letter_key(topic, 0, 1)).metadata or {}
-    assert "not valid JSON" in str(meta.get("x-amz-meta-error"))
-    # Objects are cut around dead letters, so line i is still offset start + i.
-    for offset in (0, 2, 4):
-        body = s3.get_object(target.bucket, object_key(topic, 0, offset)).read()
-        assert body == (sent[offset] or b"") + b"\n"
-
-
-def test_a_namespace_created_after_the_sink_started_is_picked_up(
-    stack: Settings, private_s3: PrivateS3, tmp_path: Path
-) -> None:
-    """The regex subscription finds new topics by itself (metadata refresh every 2 s)."""
-    user_id = f"t{uuid.uuid4().hex[:10]}"
-    later = stack.model_copy(
-        update={
-            "pipeline_user_id": user_id,
-            "s3_endpoint": private_s3.endpoint,
-            "sink_health_port": free_port(),
-        }
-    )
-    clients_for(later).s3().make_bucket(later.bucket)
-    with sink_for(later, tmp_path).start(ready_partitions=0) as sink:
-        before = sink.health()
-        assert before is not None and before["assigned_partitions"] == 0
-        admin = clients_for(later).kafka_admin()
-        try:
-            futures = admin.create_topics([NewTopic(t, 1, 1) for t in later.topics])
-            for future in futures.values():
-                future.result(30)
-            created = time.monotonic()
-            sink.wait_for(lambda h: h["assigned_partitions"] == 3, 30, "assigned the new topics")
-            picked_up = time.monotonic() - created
-            produce(later, later.topic("pin"), values(5, "late"))
-            report = wait_until_landed(later, SETTLE_S, expect={later.topic("pin"): 5})
-        finally:
-            drop_private_namespace(stack, user_id)
-    assert report.complete, report.problems()
-    assert picked_up < 15, f"new topics took {picked_up:.1f} s to be assigned"
+def wait_for_true(check: Callable[[], bool], timeout: float, what: str) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.25)
+    return True

@@ -1,6 +1,7 @@
-"""The sink across a Kafka restart: a private single-node KRaft broker (the stack's own
-configuration, on free ports) is stopped for ~10 s mid-stream and started again; every
-record still lands exactly once. The stack's Kafka is never touched."""
+"""The S3 sink connector across a Kafka restart: a private single-node KRaft broker (the
+stack's own configuration, on free ports) with a private Connect worker on it is stopped for
+~10 s mid-stream and started again; every record still lands exactly once, and the
+connector runs again. The stack's Kafka and worker are never touched."""
 
 from __future__ import annotations
 
@@ -14,20 +15,16 @@ from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
 from services.landing import wait_until_landed
-from services.s3_sink.process import free_port
+from services.runner.child import free_port
 from services.settings import Settings
-from services.stack import bootstrap, definitions, probes
-from tests.integration.test_s3_sink import (
-    SETTLE_S,
-    PrivateS3,
-    private_s3,
-    produce,
-    sink_for,
-    values,
-)
+from services.stack import bootstrap, connectors, definitions, probes
+from tests.integration.test_connect_s3_sink_worker_kill import PrivateWorker
+from tests.integration.test_s3_sink import PrivateS3, private_s3, produce, values
 
 pytestmark = pytest.mark.integration
 __all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink tests
+
+SETTLE_S = 180.0
 
 
 class PrivateKafka:
@@ -75,12 +72,19 @@ def test_kafka_down_mid_stream_loses_and_doubles_nothing(
 ) -> None:
     kafka = PrivateKafka(stack, tmp_path / "kafka")
     kafka.start()
+    (tmp_path / "worker").mkdir()
+    private = kafka.settings.kafka_bootstrap_servers
+    worker = PrivateWorker(stack, tmp_path / "worker", bootstrap=private)
     try:
-        target = kafka.settings.model_copy(
+        worker.start()
+        # The stack's settings (its secrets file, which the worker may read) aimed at the
+        # private Kafka, S3 and worker.
+        target = stack.model_copy(
             update={
                 "pipeline_user_id": "restart",
+                "kafka_bootstrap_servers": private,
+                "kafka_connect_url": worker.url,
                 "s3_endpoint": private_s3.endpoint,
-                "sink_health_port": free_port(),
                 "sink_flush_records": 100,
                 "sink_flush_seconds": 1.0,
             }
@@ -90,25 +94,21 @@ def test_kafka_down_mid_stream_loses_and_doubles_nothing(
             future.result(30)
         clients_for(target).s3().make_bucket(target.bucket)
         topic = target.topic("pin")
-        with sink_for(target, tmp_path).start(ready_partitions=3) as sink:
-            produce(target, topic, values(450, "before"))
-            sink.wait_for(lambda h: h["landed_records"] >= 450, 30, "landing before")
-            kafka.stop()
-            down_at = time.monotonic()
-            # The group is gone with the broker: the sink drops its partitions (or reports
-            # the connection errors) and keeps running.
-            sink.wait_for(
-                lambda h: h["assigned_partitions"] < 3 or h["kafka_errors"] > 0,
-                30,
-                "noticing Kafka is down",
-            )
-            time.sleep(max(0.0, 10.0 - (time.monotonic() - down_at)))  # the outage itself
-            kafka.start()
-            produce(target, topic, values(550, "after"))
-            report = wait_until_landed(target, SETTLE_S, expect={topic: 1000})
+        name = connectors.ensure(target)
+        produce(target, topic, values(450, "before"))
+        before = wait_until_landed(target, 60, topics=[topic], expect={topic: 450})
+        assert before.complete, before.problems()
+        kafka.stop()
+        time.sleep(10.0)  # the outage itself: the worker and its task carry on without Kafka
+        kafka.start()
+        produce(target, topic, values(550, "after"))
+        report = wait_until_landed(target, SETTLE_S, expect={topic: 1000})
+        after = connectors.wait_running(target, name, timeout=120)
     finally:
+        worker.stop()
         kafka.stop()
     t = report.topic(topic)
     assert (t.total("landed"), t.total("missing"), t.total("doubled")) == (1000, 0, 0), (
         report.problems()
     )
+    assert after.running, after.summary()

@@ -305,7 +305,7 @@ def test_every_listener_of_the_stack_is_on_loopback(stack: Settings) -> None:
     sup = Supervisor(stack)
     listening = _listening()
     seen: dict[str, list[str]] = {}
-    for name in ("mysql", "kafka", "connect", "s3", "rest-proxy", "s3-sink"):
+    for name in ("mysql", "kafka", "connect", "s3", "rest-proxy"):
         pid = int(sup.info(name)["pid"])
         assert pid > 0, f"{name} is not running"
         for p in _tree(pid):
@@ -323,7 +323,7 @@ def test_every_listener_of_the_stack_is_on_loopback(stack: Settings) -> None:
                     if inode in listening:
                         seen.setdefault(name, []).append(listening[inode])
     # Each server was found listening (the test sees their sockets), and only on loopback.
-    assert set(seen) == {"mysql", "kafka", "connect", "s3", "rest-proxy", "s3-sink"}, seen
+    assert set(seen) == {"mysql", "kafka", "connect", "s3", "rest-proxy"}, seen
     assert f"127.0.0.1:{stack.mysql_port}" in seen["mysql"]
     wide = {name: [a for a in addrs if not _is_loopback(a)] for name, addrs in seen.items()}
     assert all(not addrs for addrs in wide.values()), wide

@@ -66,8 +66,8 @@ def test_connect_rest_api(stack: Settings) -> None:
     root = requests.get(stack.kafka_connect_url, timeout=5).json()
     assert root["version"].startswith("4.")
     assert requests.get(stack.kafka_connect_url + "/connectors", timeout=5).status_code == 200
-    # Connect ships no connector of ours (the sink is a Python consumer), but every worker
-    # loads the built-in converters; their absence means a broken classpath.
+    # Beside our S3 sink connector, every worker loads the built-in converters; their
+    # absence means a broken classpath.
     plugins = requests.get(
         stack.kafka_connect_url + "/connector-plugins",
         params={"connectorsOnly": "false"},

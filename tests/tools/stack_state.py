@@ -1,10 +1,11 @@
 """What a test session may change on the user's stack, and how it puts it back.
 
-`take()` lists the stack's topics, buckets, consumer groups, databases, MySQL accounts and the
-shared accounts' grants. The session takes one snapshot when it first needs the stack
-(tests/conftest.py); at the end `sweep()` removes what appeared since (tests namespaces,
-throwaway databases and accounts, check consumer groups), even when tests failed, and the last
-test (tests/integration/test_zz_stack_left_as_found.py) asserts that nothing is left over.
+`take()` lists the stack's topics, buckets, consumer groups, Kafka Connect connectors,
+databases, MySQL accounts and the shared accounts' grants. The session takes one snapshot
+when it first needs the stack (tests/conftest.py); at the end `sweep()` removes what appeared
+since (tests namespaces and their connectors, throwaway databases and accounts, check
+consumer groups), even when tests failed, and the last test
+(tests/integration/test_zz_stack_left_as_found.py) asserts that nothing is left over.
 
 Several sessions against one stack (a developer running two terminals) would see each other's
 names: each live session leaves a pid file under `.local/test-sessions/`, and a session sweeps
@@ -60,6 +61,8 @@ class StackState:
     accounts: frozenset[tuple[str, str]]
     # Grants of the shared accounts that exist: (user, host) -> sorted SHOW GRANTS lines.
     grants: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # Connectors on the stack's Connect worker (each namespace's S3 sink, tests' own).
+    connectors: frozenset[str] = frozenset()
 
     def intersection(self, other: StackState) -> StackState:
         """What both snapshots hold (grants: this one's)."""
@@ -70,6 +73,7 @@ class StackState:
             self.databases & other.databases,
             self.accounts & other.accounts,
             self.grants,
+            self.connectors & other.connectors,
         )
 
     def added_since(self, before: StackState) -> dict[str, list[str]]:
@@ -79,6 +83,7 @@ class StackState:
             "consumer groups": sorted(self.groups - before.groups),
             "databases": sorted(self.databases - before.databases),
             "accounts": [f"{u}@{h}" for u, h in sorted(self.accounts - before.accounts)],
+            "connectors": sorted(self.connectors - before.connectors),
         }
 
     def removed_since(self, before: StackState) -> dict[str, list[str]]:
@@ -87,7 +92,16 @@ class StackState:
             "buckets": sorted(before.buckets - self.buckets),
             "databases": sorted(before.databases - self.databases),
             "accounts": [f"{u}@{h}" for u, h in sorted(before.accounts - self.accounts)],
+            "connectors": sorted(before.connectors - self.connectors),
         }
+
+
+def connector_names(settings: Settings) -> set[str]:
+    import requests
+
+    resp = requests.get(settings.kafka_connect_url.rstrip("/") + "/connectors", timeout=15)
+    resp.raise_for_status()
+    return set(resp.json())
 
 
 def take(settings: Settings) -> StackState:
@@ -126,12 +140,15 @@ def take(settings: Settings) -> StackState:
         frozenset(databases),
         frozenset(accounts),
         grants,
+        frozenset(connector_names(settings)),
     )
 
 
 def namespace_of(name: str) -> str | None:
     """The PIPELINE_USER_ID a topic or bucket belongs to (`<id>.<table>`,
-    `streaming-<id>-<table>`, `user-<id>-bucket`), or None."""
+    `streaming-<id>-<table>`, `user-<id>-bucket`, the dead-letter topic `dlq-<id>`), or None."""
+    if name.startswith("dlq-") and "." not in name:
+        return name[len("dlq-") :]
     if name.startswith("user-") and name.endswith("-bucket"):
         return name[len("user-") : -len("-bucket")]
     if name.startswith("streaming-") and name.count("-") >= 2:
@@ -139,6 +156,13 @@ def namespace_of(name: str) -> str | None:
     if "." in name:
         return name.rsplit(".", 1)[0]
     return None
+
+
+def connector_namespace(name: str) -> str:
+    """`<id>-s3-sink` (what `make up` registers) or a test's own `<id>-<word>` -> `<id>`."""
+    if name.endswith("-s3-sink"):
+        return name[: -len("-s3-sink")]
+    return name.rsplit("-", 1)[0]
 
 
 @dataclass
@@ -150,6 +174,7 @@ class Leftovers:
     groups: set[str] = field(default_factory=set)
     databases: set[str] = field(default_factory=set)
     accounts: set[tuple[str, str]] = field(default_factory=set)
+    connectors: set[str] = field(default_factory=set)
 
 
 def leftovers(settings: Settings, before: StackState, now: StackState) -> Leftovers:
@@ -161,6 +186,9 @@ def leftovers(settings: Settings, before: StackState, now: StackState) -> Leftov
         groups=set(now.groups - before.groups),
         databases=set(now.databases - before.databases - shared_dbs),
         accounts={(u, h) for u, h in now.accounts - before.accounts if u not in shared_users},
+        connectors={
+            c for c in now.connectors - before.connectors if connector_namespace(c) not in user_ids
+        },
     )
 
 
@@ -176,6 +204,7 @@ def registered(
         databases={d for d in now.databases if d in dbs},
         # An account named after its database (older fixtures made one per database).
         accounts={(u, h) for u, h in now.accounts if u in dbs},
+        connectors={c for c in now.connectors if connector_namespace(c) in ids},
     )
 
 
@@ -214,6 +243,11 @@ def stale(settings: Settings, now: StackState) -> Leftovers:
         groups={g for g in now.groups if TEST_GROUP.match(g)},
         # `<MYSQL_DATABASE>_<suffix>` are scratch databases, for tests and benchmarks only.
         databases={d for d in now.databases if d.startswith(scratch) and d not in shared_dbs},
+        connectors={
+            c
+            for c in now.connectors
+            if is_test_namespace(connector_namespace(c)) and connector_namespace(c) not in user_ids
+        },
     )
 
 
@@ -225,6 +259,7 @@ def merged(*parts: Leftovers) -> Leftovers:
         out.groups |= part.groups
         out.databases |= part.databases
         out.accounts |= part.accounts
+        out.connectors |= part.connectors
     return out
 
 
@@ -238,6 +273,15 @@ def sweep(settings: Settings, doomed: Leftovers) -> list[str]:
     failures: list[str] = []
     clients = clients_for(settings)
     admin = clients.kafka_admin()
+    # Connectors first: a task still running would re-create its consumer group, and write
+    # into a bucket being emptied.
+    from services.stack import connectors
+
+    for name in sorted(doomed.connectors):
+        try:
+            connectors.unregister(settings, name)
+        except Exception as exc:
+            failures.append(f"connector {name}: {exc}")
     if doomed.groups:
         for group, future in admin.delete_consumer_groups(sorted(doomed.groups)).items():
             try:

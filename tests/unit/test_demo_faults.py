@@ -92,3 +92,20 @@ def test_a_mysql_that_never_comes_back_ends_the_read(monkeypatch: pytest.MonkeyP
     src = EventSource(Settings(), engine=engine)  # type: ignore[arg-type]
     with pytest.raises(EmulatorError, match="cannot reach MySQL"):
         src.fetch_range(0, 2)
+
+
+def test_the_sink_connectors_refused_writes_are_counted_from_the_worker_log(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(_env_file=None, state_dir=tmp_path)
+    assert faults.sink_s3_failures(settings) == -1  # no log: unknown, not zero
+    log = faults.connect_log(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(
+        "[t] INFO WorkerSinkTask{id=a-s3-sink-0} Committing offsets\n"
+        "[t] ERROR WorkerSinkTask{id=a-s3-sink-0} RetriableException from SinkTask:\n"
+        "org.apache.kafka.connect.errors.RetriableException: cannot write "
+        "s3://user-a-bucket/topics/a.pin/partition=0/a.pin+0+0000000000.json: Unable to execute\n"
+        "[t] WARN commit limited to what is in S3: cannot write s3://user-a-bucket/x.json\n"
+    )
+    assert faults.sink_s3_failures(settings) == 2

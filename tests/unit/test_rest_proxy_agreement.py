@@ -1,7 +1,7 @@
 """One rule for the proxy and the S3 sink (issue 13, path 2), checked by Hypothesis.
 
 Whatever the proxy acknowledges, the sink can land: a JSON record value the proxy accepts
-is one the sink's encoder (`services.s3_sink.layout.to_line`) writes, and a value the sink
+is one the sink's encoder (`services.landing.layout.to_line`) writes, and a value the sink
 can write is one the proxy accepts. Refusals are 400 or 422, never anything else.
 Bodies are parsed as for the topics the sink lands (`tombstones=False`): there a `null`
 value, which Kafka would carry as a tombstone the sink cannot write, is refused with 422
@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.landing.layout import InvalidRecord, to_line
 from services.rest_proxy.errors import ProxyError
 from services.rest_proxy.records import (
     MAX_JSON_DEPTH,
     ensure_recursion_headroom,
     parse_records,
 )
-from services.s3_sink.layout import InvalidRecord, to_line
 
 pytestmark = pytest.mark.unit
 

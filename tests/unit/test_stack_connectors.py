@@ -75,20 +75,12 @@ def test_status_parsing_running_failed_and_waiting() -> None:
     assert not parse_status({"name": "x", "connector": {"state": "RUNNING"}, "tasks": []}).running
 
 
-def test_landing_sink_connect_drops_the_python_sink_service(tmp_path: Path) -> None:
+def test_the_stack_lands_through_connect_alone(tmp_path: Path) -> None:
     # A private state folder: building the services writes their configuration files.
-    python = {svc.name for svc in all_services(settings(state_dir=tmp_path))}
-    connect = {
-        svc.name for svc in all_services(settings(state_dir=tmp_path, landing_sink="connect"))
-    }
-    assert "s3-sink" in python
-    assert python - connect == {"s3-sink"}
-
-
-def test_landing_sink_is_python_by_default_and_refuses_other_values() -> None:
-    assert settings().landing_sink == "python"
-    with pytest.raises(ValueError, match="landing_sink"):
-        settings(landing_sink="kafka")
+    names = [svc.name for svc in all_services(settings(state_dir=tmp_path))]
+    assert names == ["mysql", "kafka", "connect", "s3", "rest-proxy"]
+    # The retired switch is no setting any more (an old .env naming it is ignored).
+    assert not hasattr(settings(), "landing_sink")
 
 
 def test_the_config_references_the_credentials_and_holds_neither(tmp_path: Path) -> None:

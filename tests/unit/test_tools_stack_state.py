@@ -9,6 +9,7 @@ import pytest
 from services.settings import Settings
 from tests.tools.stack_state import (
     StackState,
+    connector_namespace,
     is_test_namespace,
     leftovers,
     namespace_of,
@@ -93,3 +94,34 @@ def test_the_test_prefixes_match_test_names_and_spare_the_users() -> None:
     assert found.topics == {"t0a1b2c3d4e.pin"}
     assert found.buckets == {"user-t0a1b2c3d4e-bucket"}
     assert found.databases == {"pinterest_data_e2e_1234abcd"}
+
+
+def test_connectors_and_dead_letter_topics_belong_to_their_namespace() -> None:
+    settings = Settings(_env_file=None)
+    assert namespace_of("dlq-t0a1b2c3d4e") == "t0a1b2c3d4e"
+    assert connector_namespace("bench-1234abcd-s3-sink") == "bench-1234abcd"
+    assert connector_namespace("t0a1b2c3d4-secret") == "t0a1b2c3d4"
+    before = StackState(
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        {},
+        frozenset({"local-s3-sink"}),
+    )
+    now = StackState(
+        frozenset({"dlq-t0a1b2c3d4"}),
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        {},
+        frozenset({"local-s3-sink", "t0a1b2c3d4-s3-sink", "local-extra"}),
+    )
+    doomed = leftovers(settings, before, now)
+    # A test's connector and dead-letter topic go; the user's namespace keeps its own.
+    assert doomed.connectors == {"t0a1b2c3d4-s3-sink"}
+    assert doomed.topics == {"dlq-t0a1b2c3d4"}
+    assert now.added_since(before)["connectors"] == ["local-extra", "t0a1b2c3d4-s3-sink"]
+    assert stale(settings, now).connectors == {"t0a1b2c3d4-s3-sink"}

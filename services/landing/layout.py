@@ -4,7 +4,10 @@ The layout is Confluent's S3 sink's, because every Databricks notebook reads it:
 `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`, one compact JSON
 value per line, each line ending in `\\n`, in offset order. An object always covers
 contiguous offsets, so line *i* of an object named with start offset *s* is offset *s + i*:
-the verifier relies on that, and the sink cuts an object wherever a record is dead-lettered.
+the verifier relies on that, and the connector (connect/s3-sink, ObjectNames.java and
+JsonLine.java are its side of this contract) cuts an object wherever a record goes to the
+dead-letter queue. `dead-letter/` objects are what the retired Python sink wrote instead of a
+dead-letter topic; the verifier still accounts for them in buckets that hold some.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import orjson
 
 TOPICS_PREFIX = "topics/"
 # Outside `topics/` so a reader globbing `topics/<topic>/partition=*/*.json` never sees them.
+# (The Python sink's; the connector dead-letters to a Kafka topic.)
 DEAD_LETTER_PREFIX = "dead-letter/"
 
 _OBJECT_NAME = re.compile(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from services.s3_sink.layout import (
+from services.landing.layout import (
     InvalidRecord,
     ObjectName,
     bucket_for,

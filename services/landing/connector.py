@@ -1,8 +1,9 @@
-"""The sink's configuration: the committed connector config, rendered from settings.
+"""The S3 sink's configuration: the committed connector config, rendered from settings.
 
 `connector.json` is the MSK Connect configuration with `${...}` placeholders. Settings fill
 them (flush size and rotation interval come from SINK_FLUSH_RECORDS and SINK_FLUSH_SECONDS),
-so the AWS connector and the local service can never disagree about those knobs.
+so the AWS connector (`make export-aws`) and each namespace's local connector
+(services/stack/connectors.py) can never disagree about those knobs.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ class SinkConfigError(ValueError):
 @dataclass(frozen=True)
 class SinkConfig:
     name: str
-    #: librdkafka regex subscription (a topic name starting with `^` is a regex).
+    #: The batch topics the S3 sink lands, as a regex (`^` anchored): `<id>.pin|geo|user`.
     subscription: str
     #: `user-${user_id}-bucket`: the bucket of topic `<user_id>.<table>`.
     bucket_template: str
     flush_records: int
     flush_seconds: float
-    metadata_refresh_ms: int
-    group_id: str
     #: None: every namespace on the broker; else only this one.
     user_id: str | None
 
@@ -92,13 +91,10 @@ def render_connector_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def sink_config(
-    settings: Settings, *, user_id: str | None = None, group_id: str | None = None
-) -> SinkConfig:
-    """The local service's configuration; `user_id` restricts it to one namespace."""
+def sink_config(settings: Settings, *, user_id: str | None = None) -> SinkConfig:
+    """What the S3 sink lands; `user_id` restricts it to one namespace."""
     _check_knobs(settings)
     template = _template()
-    local = template["local"]
     bucket_template = template["config"]["s3.bucket.name"]
     if "${user_id}" not in bucket_template:
         raise SinkConfigError(
@@ -106,20 +102,16 @@ def sink_config(
             "(e.g. user-${user_id}-bucket) so each namespace lands in its own bucket"
         )
     if user_id is None:
-        subscription = local["subscription_regex"]
-        default_group = "s3-sink"
+        subscription = template["local"]["subscription_regex"]
     else:
         # The user id is already validated (lowercase letters, digits, hyphens): no regex
         # metacharacters to escape.
         subscription = rf"^{user_id}\.({'|'.join(TABLES)})$"
-        default_group = f"s3-sink-{user_id}"
     return SinkConfig(
-        name=_template()["name"].replace("${user_id}", user_id or "all"),
+        name=template["name"].replace("${user_id}", user_id or "all"),
         subscription=subscription,
         bucket_template=bucket_template,
         flush_records=settings.sink_flush_records,
         flush_seconds=settings.sink_flush_seconds,
-        metadata_refresh_ms=int(local["metadata_refresh_ms"]),
-        group_id=group_id or default_group,
         user_id=user_id,
     )

@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from services.s3_sink.config import SinkConfigError, render_connector_config, sink_config
-from services.s3_sink.layout import DEAD_LETTER_PREFIX
+from services.landing.connector import SinkConfigError, render_connector_config, sink_config
 from services.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -48,18 +47,19 @@ def test_subscription_takes_batch_topics_of_every_namespace_and_nothing_else() -
         assert not pattern.search(topic), topic
 
 
-def test_one_namespace_subscription_and_group() -> None:
-    cfg = sink_config(settings(), user_id="ab-1", group_id=None)
+def test_one_namespace_subscription() -> None:
+    cfg = sink_config(settings(), user_id="ab-1")
     pattern = re.compile(cfg.subscription)
     assert pattern.search("ab-1.pin") and not pattern.search("xab-1.pin")
-    assert cfg.group_id == "s3-sink-ab-1"
-    assert sink_config(settings()).group_id == "s3-sink"
+    assert cfg.name == "ab-1-s3-sink" and cfg.user_id == "ab-1"
 
 
-def test_dead_letter_prefix_documented_in_connector_json_matches_code() -> None:
-    from services.s3_sink.config import _template
-
-    assert _template()["local"]["dead_letter_prefix"] == DEAD_LETTER_PREFIX
+def test_the_connector_of_a_namespace_lands_its_batch_topics_and_not_its_streams() -> None:
+    s = settings(pipeline_user_id="ab-1")
+    regex = render_connector_config(s)["config"]["topics.regex"]
+    assert all(re.fullmatch(regex, t) for t in s.topics)
+    assert not any(re.fullmatch(regex, t) for t in s.streaming_topics)
+    assert not re.fullmatch(regex, "ab-12.pin")
 
 
 @pytest.mark.parametrize(
