@@ -7,7 +7,7 @@ RUNTIME ?= auto
 export RUNTIME
 
 .PHONY: help venv up down clean status logs seed emulate stream-emulate batch stream stream-once \
-        demo test test-unit test-connect lint format bench check-aws export-aws spark-cluster airflow airflow-test
+        demo test test-unit test-connect lint format bench check-aws export-aws docker-images docker-engine spark-cluster airflow airflow-test
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +78,12 @@ lint: $(VENV_STAMP) ## ruff (lint + format check), mypy, and no test without an 
 
 format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format .
+
+docker-images: $(VENV_STAMP) ## build the docker runtime's images (from debian:bookworm-slim); print times and sizes
+	@$(PY) -m services.stack docker-images
+
+docker-engine: $(VENV_STAMP) ## use Docker if it answers, else prepare podman under .local/ (Debian, root)
+	@$(PY) -m services.stack install-docker-engine
 
 spark-cluster: $(VENV_STAMP) ## a standalone Spark master + worker on 127.0.0.1:7077 until Ctrl-C
 	@$(PY) -m spark.cluster

@@ -29,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "install-test-tools", help="install what only the tests need (Compose, Chromium)"
     )
+    sub.add_parser(
+        "install-docker-engine",
+        help="the docker runtime's engine: the user's Docker if it answers, else podman "
+        "prepared under .local/ (Debian, root); prints the DOCKER_HOST to use",
+    )
+    sub.add_parser(
+        "docker-images",
+        help="build the docker runtime's images that are missing or stale (Spark's too); "
+        "print each one's build time and size",
+    )
     restart = sub.add_parser("restart", help="restart one service")
     restart.add_argument("service")
     args = parser.parse_args(argv)
@@ -48,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
             from services.stack import install
 
             install.ensure_test_tools(settings)
+        elif args.command == "install-docker-engine":
+            from services.stack import container_engine
+
+            env = container_engine.ensure_engine(settings)
+            print(
+                "the user's Docker engine answers; nothing to prepare"
+                if not env
+                else "podman answers; for the docker CLI: "
+                + " ".join(f"export {k}={v};" for k, v in env.items())
+            )
+        elif args.command == "docker-images":
+            _docker_images(settings)
         elif args.command == "logs":
             _print_logs(settings)
     except (StackError, SettingsError) as exc:
@@ -70,6 +92,17 @@ def _print_status(settings: Settings) -> int:
         table.add_row(r.name, r.endpoint, state, escape(r.detail))
     Console(width=160).print(table)
     return 0 if all(r.up for r in rows) else 3
+
+
+def _docker_images(settings: Settings) -> None:
+    from services.stack import container_engine, docker_runtime
+
+    container_engine.ensure_engine(settings)
+    docker_runtime.prepare_files(settings)
+    built = docker_runtime.build_images(settings, tuple(docker_runtime.IMAGES))
+    for name, size in docker_runtime.image_sizes(settings).items():
+        took = f"built in {built[name]:.0f} s" if name in built else "up to date"
+        print(f"  {docker_runtime.IMAGES[name].tag:<40} {size / 1e6:>6.0f} MB  {took}")
 
 
 def _print_logs(settings: Settings) -> None:

@@ -1,0 +1,212 @@
+"""A container engine for the docker runtime: the user's Docker, or podman prepared here.
+
+A machine whose `docker info` answers keeps its engine untouched. Otherwise
+`python -m services.stack install-docker-engine` (and the docker-runtime test) prepares
+podman, as a new user would on Debian 12, with everything it writes kept in the project:
+
+- `apt-get install podman` when it is missing (root only; else the command to run);
+- its settings in `.local/cache/podman/containers.conf` (read through CONTAINERS_CONF, so
+  /etc is left alone): no default ulimits and cgroupfs + runc, without which a container
+  fails to start on setrlimit and on hybrid cgroups;
+- the one image taken from outside, `debian:bookworm-slim`, made from Debian's packages
+  (`mmdebstrap --variant=minbase`), the tarball cached in `.local/cache/podman/`;
+- `podman system service` on `.local/run/podman/podman.sock`: the `docker` CLI and
+  docker-compose talk to it through DOCKER_HOST.
+
+Every step is idempotent: a second call finds the socket answering and returns at once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from services.settings import Settings
+from services.stack.errors import InstallError
+
+BASE_IMAGE = "debian:bookworm-slim"
+DEBIAN_SUITE = "bookworm"
+
+CONTAINERS_CONF = """# Written by services/stack/container_engine.py; read through CONTAINERS_CONF.
+[containers]
+# The engine's default ulimits fail setrlimit inside this kind of machine.
+default_ulimits = []
+
+[engine]
+# Hybrid cgroup hierarchies: systemd's cgroup manager and crun fail to start containers.
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+events_logger = "file"
+"""
+
+
+def podman_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "podman"
+
+
+def socket_path(settings: Settings) -> Path:
+    return settings.run_dir / "podman" / "podman.sock"
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.run_dir / "podman" / "service.pid"
+
+
+def _log(settings: Settings) -> Path:
+    return settings.logs_dir / "podman.log"
+
+
+def podman_env(settings: Settings) -> dict[str, str]:
+    """What the `docker` CLI, docker-compose and podman need to use the prepared engine."""
+    return {
+        "DOCKER_HOST": f"unix://{socket_path(settings)}",
+        "CONTAINERS_CONF": str(podman_dir(settings) / "containers.conf"),
+    }
+
+
+def docker_answers(env: dict[str, str] | None = None) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        out = subprocess.run(
+            ["docker", "info"],
+            capture_output=True,
+            timeout=15,
+            env={**os.environ, **(env or {})},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0
+
+
+def engine_env(settings: Settings) -> dict[str, str] | None:
+    """The environment that reaches an engine: {} for the user's own Docker, podman's
+    DOCKER_HOST when the project's podman service answers, None when neither does."""
+    if docker_answers():
+        return {}
+    if "DOCKER_HOST" not in os.environ and socket_path(settings).exists():
+        env = podman_env(settings)
+        if docker_answers(env):
+            return env
+    return None
+
+
+def ensure_engine(settings: Settings) -> dict[str, str]:
+    """An engine that answers `docker info`: the user's, or podman prepared and started."""
+    env = engine_env(settings)
+    if env is not None:
+        return env
+    if "DOCKER_HOST" in os.environ:
+        raise InstallError(
+            f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer `docker info`: start "
+            "that engine, or unset DOCKER_HOST to let the project prepare podman"
+        )
+    if shutil.which("docker") is None:
+        raise InstallError(
+            "the `docker` CLI is missing: install Docker (docs.docker.com/get-docker), or "
+            "Debian's docker.io package for the CLI alone, then try again"
+        )
+    _ensure_packages(settings, {"podman": "podman", "runc": "runc", "mmdebstrap": "mmdebstrap"})
+    conf = podman_dir(settings) / "containers.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    if not conf.exists() or conf.read_text() != CONTAINERS_CONF:
+        conf.write_text(CONTAINERS_CONF)
+    env = podman_env(settings)
+    _ensure_base_image(settings, env)
+    _start_service(settings, env)
+    return env
+
+
+def _ensure_packages(settings: Settings, binaries: dict[str, str]) -> None:
+    from services.stack import install
+
+    missing = sorted({pkg for b, pkg in binaries.items() if not install.find_binary(b)})
+    if missing:
+        log = settings.logs_dir / "install.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        install._apt_install(missing, log)
+
+
+def _podman(args: list[str], env: dict[str, str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args], env={**os.environ, **env}, text=True, capture_output=True, **kw
+    )  # type: ignore[call-overload]
+
+
+def _ensure_base_image(settings: Settings, env: dict[str, str]) -> None:
+    if _podman(["image", "exists", BASE_IMAGE], env).returncode == 0:
+        return
+    tarball = podman_dir(settings) / f"{DEBIAN_SUITE}-minbase.tar"
+    log = _log(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if not tarball.exists():
+        print(f"  building the {BASE_IMAGE} base image with mmdebstrap (log: {log})", flush=True)
+        partial = tarball.with_suffix(".partial.tar")
+        with log.open("a") as out:
+            rc = subprocess.run(
+                ["mmdebstrap", "--variant=minbase", DEBIAN_SUITE, str(partial)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            ).returncode
+        if rc != 0:
+            partial.unlink(missing_ok=True)
+            raise InstallError(
+                f"mmdebstrap could not build the Debian {DEBIAN_SUITE} base (exit {rc}); see "
+                f"{log}. Check that the Debian package mirror is reachable, then try again."
+            )
+        partial.rename(tarball)
+    imported = _podman(["import", str(tarball), BASE_IMAGE], env)
+    if imported.returncode != 0:
+        raise InstallError(f"`podman import {tarball}` failed: {imported.stderr.strip()[-400:]}")
+
+
+def _start_service(settings: Settings, env: dict[str, str]) -> None:
+    sock = socket_path(settings)
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    stop_service(settings)
+    sock.unlink(missing_ok=True)
+    log = _log(settings)
+    with log.open("a") as out:
+        proc = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,  # outlives this command, like a daemon
+        )
+    _pid_file(settings).write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise InstallError(f"`podman system service` exited ({proc.returncode}); see {log}")
+        if sock.exists() and docker_answers(env):
+            return
+        time.sleep(0.25)
+    raise InstallError(f"podman's API socket {sock} did not answer within 30 s; see {log}")
+
+
+def stop_service(settings: Settings) -> bool:
+    """Stop the podman API service this project started (never another process)."""
+    pid_file = _pid_file(settings)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    pid_file.unlink(missing_ok=True)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if b"podman" not in Path(cmdline[0].decode()).name.encode() or b"service" not in cmdline:
+        return False  # the pid was reused by something else
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(40):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.25)
+    socket_path(settings).unlink(missing_ok=True)
+    return True
