@@ -65,11 +65,12 @@ class LandingVerifier:
         s = self.settings
         report = LandingReport(s.pipeline_user_id, self.bucket, expect=dict(expect or {}))
         self._check_bucket()
+        queued = self._dead_letter_queue()
         for topic in topics or s.topics:
-            report.topics.append(self._topic(topic))
+            report.topics.append(self._topic(topic, queued.get(topic, {})))
         return report
 
-    def _topic(self, topic: str) -> TopicLanding:
+    def _topic(self, topic: str, queued: dict[int, set[int]]) -> TopicLanding:
         result = TopicLanding(topic)
         watermarks = self._watermarks(topic)
         if watermarks is None:
@@ -92,10 +93,56 @@ class LandingVerifier:
             self._cache[(summary.key, etag)] = summary
             objects[summary.partition].append(summary)
         for partition, (low, high) in sorted(watermarks.items()):
+            # A record in both places (an old dead-letter object, then the queue) is one.
+            dead_letters = sorted(set(dead[partition]) | queued.get(partition, set()))
             result.partitions.append(
-                tally(topic, partition, low, high, objects[partition], dead[partition])
+                tally(topic, partition, low, high, objects[partition], dead_letters)
             )
         return result
+
+    def _dead_letter_queue(self) -> dict[str, dict[int, set[int]]]:
+        """{topic: {partition: offsets}} of the records the namespace's connector sent to its
+        dead-letter topic (errors.deadletterqueue.topic.name, `dlq-<id>`), read from the
+        context headers Connect adds (`__connect.errors.topic|partition|offset`).
+
+        They are accounted for, not missing: what the connector could not write as JSON is
+        there instead of in S3. An absent or empty topic is no dead letter.
+        """
+        from services.landing.connector import render_connector_config
+
+        dlq = render_connector_config(self.settings)["config"]["errors.deadletterqueue.topic.name"]
+        watermarks = self._watermarks(dlq)
+        out: dict[str, dict[int, set[int]]] = {}
+        if not watermarks or all(high <= low for low, high in watermarks.values()):
+            return out
+        reader = clients_for(self.settings).kafka_consumer(f"landing-verify-{uuid.uuid4().hex[:8]}")
+        try:
+            for partition, (low, high) in watermarks.items():
+                if high <= low:
+                    continue
+                reader.assign([TP(dlq, partition, low)])
+                position = low
+                while position < high:
+                    msg = reader.poll(10)
+                    if msg is None:
+                        raise LandingError(
+                            f"reading the dead-letter topic {dlq} stopped at offset {position} "
+                            f"of {high}; is Kafka up? (`make status`)"
+                        )
+                    if msg.error() is not None:
+                        continue
+                    position = (msg.offset() or 0) + 1
+                    headers = {k: v for k, v in (msg.headers() or []) if v is not None}
+                    try:
+                        origin = headers["__connect.errors.topic"].decode()
+                        part = int(headers["__connect.errors.partition"])
+                        offset = int(headers["__connect.errors.offset"])
+                    except (KeyError, ValueError, UnicodeDecodeError):
+                        continue  # not Connect's context headers: nothing to account for
+                    out.setdefault(origin, {}).setdefault(part, set()).add(offset)
+        finally:
+            reader.close()
+        return out
 
     # --- Kafka ----------------------------------------------------------------------------
     def _watermarks(self, topic: str) -> dict[int, tuple[int, int]] | None:

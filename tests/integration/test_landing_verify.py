@@ -93,6 +93,34 @@ def test_verify_accounts_for_every_offset(target: Settings) -> None:
         assert expected in problems
 
 
+def test_records_in_the_connectors_dead_letter_topic_are_accounted_for(target: Settings) -> None:
+    topic = make_topic(target)
+    produce(target, topic, 3)
+    put(target, object_key(topic, 0, 0), lines(b'{"i":0}', b'{"i":1}'))
+    before = verify(target, topics=[topic]).topics[0].partitions[0]
+    assert (before.landed, before.missing, before.dead_lettered) == (2, 1, 0)
+
+    # What Connect's errant record reporter writes to errors.deadletterqueue.topic.name.
+    dlq = f"dlq-{target.pipeline_user_id}"
+    admin = clients_for(target).kafka_admin()  # kept: the future needs the client alive
+    admin.create_topics([NewTopic(dlq, 1, 1)])[dlq].result(30)
+    context = [
+        ("__connect.errors.topic", topic.encode()),
+        ("__connect.errors.partition", b"0"),
+        ("__connect.errors.offset", b"2"),
+    ]
+    producer = clients_for(target).kafka_producer()
+    producer.produce(dlq, value=b"not json", headers=context)
+    producer.produce(dlq, value=b"not json", headers=context)  # reported again after a restart
+    producer.produce(dlq, value=b"no context headers")
+    assert producer.flush(30) == 0
+
+    report = verify(target, topics=[topic])
+    (p,) = report.topics[0].partitions
+    assert (p.landed, p.dead_lettered, p.missing, p.doubled) == (2, 1, 0, 0)
+    assert report.complete, report.problems()
+
+
 def test_wait_until_landed_returns_once_complete_or_at_the_deadline(target: Settings) -> None:
     topic = make_topic(target)
     produce(target, topic, 3)
