@@ -41,7 +41,7 @@ import requests
 
 from services.clients import clients_for
 from services.landing import LandingVerifier
-from services.s3_sink.layout import decode_lines, parse_key, topic_prefix
+from services.landing.layout import decode_lines, parse_key, topic_prefix
 from services.settings import Settings, SettingsError, load_settings
 
 JSON_V2 = "application/vnd.kafka.json.v2+json"
