@@ -38,18 +38,32 @@ DEFAULT_SIZES = (11_153, 1_000_000)
 SEED = 0
 #: New events landed on top of a size for the incremental run's figure.
 INCREMENT = 10_000
+#: The landed layout at scale: the S3 sink configured as a production sink at this volume
+#: would be, `flush.size` 50,000 records with the connector's 32 MiB cap per object (pin
+#: objects ~25 MiB, geo and user ~5 MiB: 60 objects for 1,000,000 events). Below
+#: `SCALE_FROM` events the layout is `make demo`'s sink default (`SINK_FLUSH_RECORDS`, 1,000).
+#: DuckDB reads the very same objects, so the ratio stays like for like.
+SCALE_FLUSH_RECORDS = 50_000
+SCALE_FROM = 100_000
+
+
+def flush_records(settings: Settings, size: int) -> int:
+    """Records per landed object for a data set of `size` events (see SCALE_FLUSH_RECORDS)."""
+    return SCALE_FLUSH_RECORDS if size >= SCALE_FROM else settings.sink_flush_records
 
 
 def bench_settings(base: Settings, size: int) -> Settings:
     return base.model_copy(update={"pipeline_user_id": f"bench-spark-{size}"})
 
 
-def _events_root(settings: Settings, name: str, evs: Any, first_offset: int = 0) -> Path:
-    root = settings.cache_dir / "bench" / name
+def _events_root(
+    settings: Settings, name: str, evs: Any, per_object: int, first_offset: int = 0
+) -> Path:
+    root = settings.cache_dir / "bench" / f"{name}-flush{per_object}"
     done = root / ".complete"
     if not done.exists():
         root.mkdir(parents=True, exist_ok=True)
-        write_events(root, settings, evs, first_offset=first_offset)
+        write_events(root, settings, evs, per_object=per_object, first_offset=first_offset)
         done.write_text("done\n")
     return root
 
@@ -65,22 +79,28 @@ def ensure_landed(settings: Settings, size: int) -> Path:
     """
     from seed_data.generate import events
 
-    root = _events_root(settings, f"spark-events-{size}-seed{SEED}", events(size=size, seed=SEED))
+    root = _events_root(
+        settings,
+        f"spark-events-{size}-seed{SEED}",
+        events(size=size, seed=SEED),
+        flush_records(settings, size),
+    )
     s3 = clients_for(settings).s3()
     if not s3.bucket_exists(settings.bucket):
         s3.make_bucket(settings.bucket)
     local = _keys(root)
+    # Key and size: another layout (flush size) reuses some keys for different objects.
     remote = {
-        o.object_name or ""
+        o.object_name or "": o.size
         for o in s3.list_objects(settings.bucket, prefix="topics/", recursive=True)
         if (o.object_name or "").endswith(".json")
     }
-    extra = sorted(remote - set(local))
+    extra = sorted(set(remote) - set(local))
     if extra:
         errors = list(s3.remove_objects(settings.bucket, [DeleteObject(k) for k in extra]))
         if errors:
             raise RuntimeError(f"could not remove {len(errors)} old increment objects: {errors[0]}")
-    missing = [local[k] for k in sorted(set(local) - remote)]
+    missing = [local[k] for k in sorted(local) if remote.get(k) != local[k].stat().st_size]
     if missing:
         upload_files(settings, root, missing)
     return root
@@ -100,7 +120,11 @@ def land_increment(settings: Settings, size: int, count: int = INCREMENT) -> int
             yield e
 
     root = _events_root(
-        settings, f"spark-increment-{size}-{count}-seed{SEED + 1}", shifted(), first_offset=size
+        settings,
+        f"spark-increment-{size}-{count}-seed{SEED + 1}",
+        shifted(),
+        flush_records(settings, size),
+        first_offset=size,
     )
     files = list(_keys(root).values())
     return upload_files(settings, root, files)

@@ -1,7 +1,8 @@
 """Events in the S3 sink's layout, without Kafka: for tests and the benchmark.
 
 The sink writes `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`,
-one JSON value per line, a new object every `sink_flush_records` records. `LayoutWriter`
+one JSON value per line, a new object every `flush.size` records (`sink_flush_records`) or
+32 MiB, whichever comes first (the connector's `PartitionBuffer.MAX_OBJECT_BYTES`). `LayoutWriter`
 writes the same objects into a local folder (DuckDB reads them there); `upload` copies the
 folder into the namespace's bucket under the same keys, so Spark reads identical bytes.
 """
@@ -19,6 +20,9 @@ from services.clients import clients_for
 from services.emulator.source import to_json_row
 from services.settings import TABLES, Settings
 
+#: The sink's size cap per object (connect/s3-sink's PartitionBuffer.MAX_OBJECT_BYTES).
+MAX_OBJECT_BYTES = 32 * 1024 * 1024
+
 
 def json_line(row: Mapping[str, Any]) -> bytes:
     """One row as the emulator posts it and the sink lands it: compact JSON, one line."""
@@ -26,7 +30,7 @@ def json_line(row: Mapping[str, Any]) -> bytes:
 
 
 class LayoutWriter:
-    """Append lines per table; every `per_object` lines start a new object file."""
+    """Append lines per table; an object is sealed at `per_object` lines or `max_bytes`."""
 
     def __init__(
         self,
@@ -34,26 +38,38 @@ class LayoutWriter:
         topics: Mapping[str, str],
         per_object: int = 1000,
         first_offset: int = 0,
+        max_bytes: int = MAX_OBJECT_BYTES,
     ) -> None:
         self.root = root
         self.topics = dict(topics)
         self.per_object = per_object
+        self.max_bytes = max_bytes
         # Later objects of the same partition start after the earlier ones' offsets, as the
         # sink's do: a key is never written twice.
         self.first_offset = first_offset
         self._offsets = dict.fromkeys(self.topics, first_offset)
         self._files: dict[str, IO[bytes]] = {}
+        # (lines, bytes) of each table's open object.
+        self._open: dict[str, tuple[int, int]] = {}
 
     def write(self, table: str, line: bytes) -> None:
         offset = self._offsets[table]
-        if (offset - self.first_offset) % self.per_object == 0:
+        if table not in self._open:
             self._roll(table, offset)
-        self._files[table].write(line if line.endswith(b"\n") else line + b"\n")
+        data = line if line.endswith(b"\n") else line + b"\n"
+        self._files[table].write(data)
         self._offsets[table] = offset + 1
+        lines, size = self._open[table]
+        lines, size = lines + 1, size + len(data)
+        self._open[table] = (lines, size)
+        # The sink's rule: sealed after the record that reaches either limit.
+        if lines >= self.per_object or size >= self.max_bytes:
+            del self._open[table]
 
     def _roll(self, table: str, offset: int) -> None:
         if table in self._files:
             self._files[table].close()
+        self._open[table] = (0, 0)
         topic = self.topics[table]
         folder = self.root / "topics" / topic / "partition=0"
         folder.mkdir(parents=True, exist_ok=True)

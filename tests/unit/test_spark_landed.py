@@ -30,3 +30,15 @@ def test_a_later_delivery_starts_after_the_earlier_offsets(tmp_path: Path) -> No
         "t.pin+0+0000000003.json",
         "t.pin+0+0000000005.json",
     ]
+
+
+def test_an_object_is_sealed_at_the_byte_cap_like_the_sink(tmp_path: Path) -> None:
+    # 10-byte lines, cap 25 bytes: sealed after the 3rd line (30 bytes), before 100 lines.
+    with LayoutWriter(tmp_path, {"pin": "t.pin"}, per_object=100, max_bytes=25) as writer:
+        for i in range(7):
+            writer.write("pin", b'{"i":%04d}' % i)
+    assert _names(tmp_path) == [
+        "t.pin+0+0000000000.json",
+        "t.pin+0+0000000003.json",
+        "t.pin+0+0000000006.json",
+    ]
