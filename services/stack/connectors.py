@@ -144,9 +144,9 @@ class ConnectorNotReady(StackError):
 
 
 def register(settings: Settings, *, timeout: float = 90.0) -> str:
-    """PUT the namespace's connector (created or updated in place), wait until it RUNs."""
-    name, config = local_connector_config(settings)
-    return put_config(settings, name, config, timeout=timeout)
+    """The namespace's connector registered (created, or updated in place if its config
+    differs) and RUNNING: `ensure`."""
+    return ensure(settings, timeout=timeout)
 
 
 def ensure(settings: Settings, *, timeout: float = 90.0) -> str:
