@@ -32,7 +32,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import StructType
 
 from spark.ingest import LANDED_GLOB, TableIngest, TablePaths, ingest
-from spark.questions import COLUMNS_USED, QUESTIONS
+from spark.questions import COLUMNS_USED, FROM_JOINED, joined
 from spark.schemas import CORRUPT_COLUMN, SOURCE, with_corrupt_column
 
 #: The three tables, in the order the job reads them.
@@ -40,9 +40,8 @@ TABLES: tuple[str, ...] = ("pin", "geo", "user")
 STAGES = ("startup", "read", "clean", "questions", "write")
 #: Spark jobs submitted at once in the questions and write stages.
 PARALLEL_JOBS = 4
-#: Partitions of the cached cleaned tables (the session's shuffle partitions, so joins of
-#: two of them reuse the partitioning).
-JOIN_PARTITIONS = 4
+#: The joined frames the job caches for the questions (`spark.questions.joined`).
+CACHED_FRAMES = ("pin_geo", "pin_user")
 #: The S3A statistics a run reports, by the name the summary gives them.
 REQUEST_COUNTERS = {
     "list": "object_list_request",
@@ -308,27 +307,31 @@ def _run(
     cached: list[DataFrame] = []
     try:
         with clock.stage("questions"):
-            cleaned: dict[str, DataFrame] = {}
-            for table in TABLES:
-                table_df = spark.read.format("delta").load(paths[table].cleaned)
-                # Every question joins on `ind`: tables cached hash-partitioned and sorted by
-                # it join without another shuffle or sort.
-                cleaned[table] = (
-                    table_df.select(*COLUMNS_USED[table])
-                    .repartition(JOIN_PARTITIONS, "ind")
-                    .sortWithinPartitions("ind")
-                    .cache()
-                )
-                cached.append(cleaned[table])
-            for table in TABLES:
-                summary.cleaned_rows[table] = cleaned[table].count()
-            # Independent queries: run a few at once so one query's planning and code
-            # generation on the driver overlaps another's tasks.
+            cleaned = {
+                table: spark.read.format("delta")
+                .load(paths[table].cleaned)
+                .select(*COLUMNS_USED[table])
+                for table in TABLES
+            }
+            # The two joins all nine questions read, made once and cached (only the columns
+            # some question reads): each question is then a scan and a small aggregation.
+            frames = joined(cleaned)
+            for name in CACHED_FRAMES:
+                frames[name] = frames[name].cache()
+                cached.append(frames[name])
             with ThreadPoolExecutor(max_workers=PARALLEL_JOBS) as pool:
+                # Table sizes (Delta answers a count from its log) and the cache fills at once.
+                sizes = pool.map(lambda t: (t, cleaned[t].count()), TABLES)
+                fills = [pool.submit(frames[name].count) for name in CACHED_FRAMES]
+                summary.cleaned_rows.update(sizes)
+                for fill in fills:
+                    fill.result()
+                # Independent queries: run a few at once so one query's planning and code
+                # generation on the driver overlaps another's tasks.
                 computed = dict(
                     zip(
-                        QUESTIONS,
-                        pool.map(lambda q: _collect(q(cleaned)), QUESTIONS.values()),
+                        FROM_JOINED,
+                        pool.map(lambda q: _collect(q(frames)), FROM_JOINED.values()),
                         strict=True,
                     )
                 )
