@@ -10,7 +10,7 @@ podman, as a new user would on Debian 12, with everything it writes kept in the 
   fails to start on setrlimit and on hybrid cgroups;
 - the one image taken from outside, `debian:bookworm-slim`, made from Debian's packages
   (`mmdebstrap --variant=minbase`), the tarball cached in `.local/cache/podman/`;
-- `podman system service` on `.local/run/podman/podman.sock`: the `docker` CLI and
+- `podman system service` on `.local/cache/podman/podman.sock`: the `docker` CLI and
   docker-compose talk to it through DOCKER_HOST.
 
 Every step is idempotent: a second call finds the socket answering and returns at once.
@@ -49,11 +49,13 @@ def podman_dir(settings: Settings) -> Path:
 
 
 def socket_path(settings: Settings) -> Path:
-    return settings.run_dir / "podman" / "podman.sock"
+    # Beside the cache, not in .local/run: `make clean` empties run/ and still needs the
+    # engine afterwards to delete the stack's volumes.
+    return podman_dir(settings) / "podman.sock"
 
 
 def _pid_file(settings: Settings) -> Path:
-    return settings.run_dir / "podman" / "service.pid"
+    return podman_dir(settings) / "service.pid"
 
 
 def _log(settings: Settings) -> Path:

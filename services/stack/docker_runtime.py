@@ -32,6 +32,17 @@ COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILES = PROJECT_ROOT / "compose"
 IMAGE_TAG = "0.1.0"
 PROJECT_NAME = "pinterest-pipeline"
+#: docker-compose.yml's services; `network` holds the namespace the servers share.
+SERVICES = (
+    "network",
+    "mysql",
+    "kafka",
+    "connect",
+    "s3",
+    "rest-proxy",
+    "spark-master",
+    "spark-worker",
+)
 #: The uids the images run as: the files mounted into them are handed to these.
 KAFKA_UID = 10002
 SEAWEEDFS_UID = 10003
@@ -116,10 +127,19 @@ def compose(
 ) -> subprocess.CompletedProcess[str]:
     # Debian's docker-compose (1.x) or the Docker CLI's compose plugin, whichever exists.
     base = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    env = {**os.environ, **engine_env(settings), **compose_env(settings)}
     if args[:1] == ["down"]:
         args = ["--profile", "spark", *args]  # the Spark containers too, when they run
+        # The servers first: compose removes containers in parallel, and podman refuses to
+        # remove the namespace's holder (`network`) while a container still joins it.
+        servers = [name for name in SERVICES if name != "network"]
+        subprocess.run(
+            [*base, "-f", str(COMPOSE_FILE), "--profile", "spark", "rm", "-s", "-f", *servers],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=capture,
+        )
     cmd = [*base, "-f", str(COMPOSE_FILE), *args]
-    env = {**os.environ, **engine_env(settings), **compose_env(settings)}
     out = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, text=True, capture_output=capture)
     if out.returncode != 0:
         detail = (out.stderr or "").strip()[-1500:] if capture else "see its output above"
@@ -326,6 +346,8 @@ def build(settings: Settings, env: dict[str, str], image: Image, say: Say = _say
     if rc != 0:
         raise StackError(build_failure(image, log, rc))
     say(f"  ok  image {image.tag} built in {image.built_seconds:.0f} s")
+    # The image this one replaced, now untagged: only this project's (its label) go.
+    _docker(["image", "prune", "-f", "--filter", "label=pipeline.inputs"], env)
     return True
 
 

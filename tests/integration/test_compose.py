@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -108,3 +109,17 @@ def test_dependencies_start_in_order_and_servers_restart() -> None:
     for name, svc in doc["services"].items():
         if "spark" not in name:
             assert svc.get("restart") == "unless-stopped", name
+
+
+def test_a_failed_image_build_names_its_step_and_log(tmp_path: Path) -> None:
+    from services.stack.docker_runtime import IMAGES, build_failure
+
+    log = tmp_path / "docker-build-python.log"
+    log.write_text(
+        "STEP 1/9: FROM debian:bookworm-slim\n"
+        "STEP 5/9: RUN pip install --no-cache-dir -r /tmp/requirements.txt\n"
+        "ERROR: No matching distribution found for starlette==0.50.0\n"
+    )
+    message = build_failure(IMAGES["python"], log, 1)
+    assert "at STEP 5/9: RUN pip install" in message
+    assert "No matching distribution found" in message and str(log) in message
