@@ -106,8 +106,17 @@ def _docker_images(settings: Settings) -> None:
 
 
 def _print_logs(settings: Settings) -> None:
+    from services.stack import docker_runtime
     from services.stack.definitions import all_services
 
+    if docker_runtime.runtime(settings) == "docker":
+        # The containers log to the engine; builds and installs still log here.
+        print("docker runtime: each service logs to the engine; follow one with")
+        print("  docker-compose -f docker-compose.yml logs -f <service>")
+        print("  (podman prepared by `make docker-engine`: export the DOCKER_HOST it prints)")
+        print(f"  image builds: {settings.logs_dir}/docker-build-<image>.log")
+        print(f"  install:      {settings.logs_dir / 'install.log'}")
+        return
     print(f"logs folder: {settings.logs_dir}")
     for svc in all_services(settings):
         print(f"  {svc.name:<11} {svc.log(settings)}")
