@@ -121,11 +121,17 @@ class KinesisBackend:
         # The batch pipeline's topics (`<id>.pin|geo|user`) are the S3 sink's, by the
         # sink's own subscription rule: not streams, so Kinesis cannot write or drop them.
         self._batch = state.sink_topics
+        self._dead_letter = state.dead_letter_topics
 
     def is_stream(self, name: str) -> bool:
         """Streams are the `streaming-*` topics and other user-created names; never an
-        internal topic (Kafka's, Connect's: anything `_`-prefixed) nor a batch topic."""
-        return not is_internal(name) and self._batch.match(name) is None
+        internal topic (Kafka's, Connect's: anything `_`-prefixed), a batch topic nor an S3
+        sink connector's dead-letter topic."""
+        return (
+            not is_internal(name)
+            and self._batch.match(name) is None
+            and self._dead_letter.match(name) is None
+        )
 
     def check_stream(self, name: str) -> str:
         if is_internal(name):
@@ -133,6 +139,13 @@ class KinesisBackend:
                 f"{name} is an internal topic of Kafka or Connect, not a stream: writing to "
                 "or deleting it could corrupt the cluster; use a stream of your own "
                 "(streaming-<user_id>-pin|geo|user)."
+            )
+        if self._dead_letter.match(name) is not None:
+            raise denied(
+                f"{name} is the dead-letter topic of an S3 sink connector (Connect writes the "
+                "records it could not land there), not a stream: read it with a Kafka "
+                "consumer or `python -m services.landing verify`; streams are named "
+                "streaming-<user_id>-pin|geo|user."
             )
         if self._batch.match(name) is not None:
             raise denied(

@@ -36,6 +36,9 @@ class SinkConfig:
     flush_seconds: float
     #: None: every namespace on the broker; else only this one.
     user_id: str | None
+    #: The connectors' dead-letter topics (`dlq-<id>`), as a regex (`^` anchored): Connect's
+    #: to write, never a stream or a topic to produce to.
+    dead_letter_topics: str = ""
 
 
 @cache
@@ -114,4 +117,13 @@ def sink_config(settings: Settings, *, user_id: str | None = None) -> SinkConfig
         flush_records=settings.sink_flush_records,
         flush_seconds=settings.sink_flush_seconds,
         user_id=user_id,
+        dead_letter_topics=_dead_letter_regex(template, user_id),
     )
+
+
+def _dead_letter_regex(template: dict[str, Any], user_id: str | None) -> str:
+    name = str(template["config"]["errors.deadletterqueue.topic.name"])
+    # User ids are lowercase letters, digits and hyphens (Settings validates them).
+    head, _, tail = name.partition("${user_id}")
+    ident = user_id if user_id is not None else "[a-z0-9-]+"
+    return f"^{re.escape(head)}{ident}{re.escape(tail)}$"

@@ -27,7 +27,9 @@ class ProxyState:
         #: The topics the S3 sink lands (`<id>.pin|geo|user`), by the sink's own
         #: subscription rule: there a null value (a tombstone) is refused, and Kinesis
         #: does not treat them as streams.
-        self.sink_topics = re.compile(sink_config(settings).subscription)
+        sink = sink_config(settings)
+        self.sink_topics = re.compile(sink.subscription)
+        self.dead_letter_topics = re.compile(sink.dead_letter_topics)
         self.clients = clients_for(settings)
         timeout = settings.rest_proxy_produce_timeout_s
         self.producer = AsyncProducer(

@@ -409,10 +409,12 @@ def test_emulator_target_kinesis_feeds_the_streaming_topics(proxy: Settings) -> 
 
 def test_internal_and_batch_topics_are_not_streams(kinesis: Any, proxy: Settings) -> None:
     """Neither face writes to, creates or deletes Kafka's/Connect's internal topics or the
-    batch pipeline's `<id>.pin|geo|user` topics (any namespace's): AccessDeniedException."""
+    batch pipeline's `<id>.pin|geo|user` topics nor an S3 sink connector's dead-letter topic
+    (any namespace's): AccessDeniedException."""
     admin = clients_for(proxy).kafka_admin()
     other = f"k{uuid.uuid4().hex[:8]}.pin"  # another namespace's batch topic
-    for future in admin.create_topics([NewTopic(other, 1, 1)]).values():
+    dead_letter = f"dlq-k{uuid.uuid4().hex[:8]}"  # another namespace's connector's DLQ
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in (other, dead_letter)]).values():
         future.result(timeout=20)
     try:
         base = proxy.rest_proxy_url
@@ -426,6 +428,7 @@ def test_internal_and_batch_topics_are_not_streams(kinesis: Any, proxy: Settings
             requests.post(f"{base}/streams/{own}x", timeout=30),  # not batch: a control
             put(proxy, f"/streams/{own}/record", record),
             requests.get(f"{base}/streams/__consumer_offsets", timeout=30),
+            put(proxy, f"/streams/{dead_letter}/record", record),
         ]
         control = answers.pop(4)
         assert control.status_code == 200, control.text  # a user-created name is a stream
@@ -443,14 +446,16 @@ def test_internal_and_batch_topics_are_not_streams(kinesis: Any, proxy: Settings
         ]
         assert [(status, code) for status, code, _m in sdk] == [(400, "AccessDeniedException")] * 4
         assert "batch pipeline" in sdk[2][2] and "internal topic" in sdk[0][2]
+        assert "dead-letter topic" in answers[-1].json()["message"]
         # Nothing was deleted, and ListStreams shows neither kind.
         topics = admin.list_topics(timeout=10).topics
-        assert {"_connect-configs", other, own} <= set(topics)
+        assert {"_connect-configs", other, own, dead_letter} <= set(topics)
         listed = kinesis.list_streams(Limit=10_000)["StreamNames"]
         assert proxy.streaming_topic("pin") in listed
-        assert not [s for s in listed if s.startswith("_") or s in (other, own)]
+        assert not [s for s in listed if s.startswith(("_", "dlq-")) or s in (other, own)]
     finally:
-        for future in admin.delete_topics([other], operation_timeout=15).values():
+        deleted = admin.delete_topics([other, dead_letter], operation_timeout=15)
+        for future in deleted.values():
             future.result(timeout=20)
 
 

@@ -72,3 +72,14 @@ def test_the_connector_of_a_namespace_lands_its_batch_topics_and_not_its_streams
 def test_bad_knobs_name_the_setting(knobs: dict[str, Any], variable: str) -> None:
     with pytest.raises(SinkConfigError, match=variable):
         sink_config(settings(**knobs))
+
+
+def test_dead_letter_topics_regex_matches_the_connectors_dlq_names() -> None:
+    ns = settings(pipeline_user_id="abc-1")
+    dlq = render_connector_config(ns)["config"]["errors.deadletterqueue.topic.name"]
+    every = re.compile(sink_config(ns).dead_letter_topics)
+    own = re.compile(sink_config(ns, user_id="abc-1").dead_letter_topics)
+    assert dlq == "dlq-abc-1"
+    assert every.match(dlq) and every.match("dlq-other") and own.match(dlq)
+    assert not own.match("dlq-other")
+    assert not every.match("streaming-abc-1-pin") and not every.match("abc-1.pin")
