@@ -1,5 +1,9 @@
 """Render each native server's configuration from settings into `.local/conf/`.
 
+Two kinds of function: `*_path(settings)` only say where a file lives (service definitions,
+`make status` and `make logs` use them and write nothing), and the writers, which `prepare`
+runs as the first step of `make up`.
+
 Every listener is written out: the broker binds and advertises 127.0.0.1 only, so clients
 on this machine never get redirected to a host name they cannot resolve (the classic
 `listeners` vs `advertised.listeners` trap of Kafka sandboxes).
@@ -18,6 +22,49 @@ from services.stack.ports import bootstrap_port, url_port
 
 def conf_dir(settings: Settings) -> Path:
     return settings.state_dir / "conf"
+
+
+def kafka_properties_path(settings: Settings) -> Path:
+    return conf_dir(settings) / "kafka.properties"
+
+
+def connect_properties_path(settings: Settings) -> Path:
+    return conf_dir(settings) / "connect.properties"
+
+
+def log4j2_properties_path(settings: Settings) -> Path:
+    return conf_dir(settings) / "log4j2.properties"
+
+
+def s3_identities_path(settings: Settings) -> Path:
+    return conf_dir(settings) / "s3.json"
+
+
+def seaweedfs_conf_dir(settings: Settings) -> Path:
+    """The folder holding SeaweedFS's master.toml: weed reads it from its working directory."""
+    return conf_dir(settings) / "seaweedfs"
+
+
+def scratch_dirs(settings: Settings) -> dict[str, Path]:
+    """Folders the servers need to exist before they start (TMPDIRs, data, plugins)."""
+    return {
+        "java_tmp": settings.run_dir / "java-tmp",
+        "seaweedfs_tmp": settings.run_dir / "seaweedfs-tmp",
+        "python_tmp": settings.run_dir / "tmp",
+        "seaweedfs_data": settings.data_dir / "seaweedfs",
+        "connect_plugins": settings.data_dir / "connect" / "plugins",
+    }
+
+
+def prepare(settings: Settings) -> None:
+    """Write every server's configuration and make its folders: `make up`'s first step."""
+    for folder in scratch_dirs(settings).values():
+        folder.mkdir(parents=True, exist_ok=True)
+    log4j2_properties(settings)
+    kafka_properties(settings)
+    connect_properties(settings)
+    s3_identities(settings)
+    seaweedfs_dir(settings)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -66,7 +113,7 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 log.segment.bytes=134217728
 """
-    return _write(conf_dir(settings) / "kafka.properties", text)
+    return _write(kafka_properties_path(settings), text)
 
 
 def connect_properties(settings: Settings) -> Path:
@@ -98,7 +145,7 @@ plugin.path={plugins}
     from services.stack.connectors import worker_config_providers
 
     text += worker_config_providers(settings)
-    return _write(conf_dir(settings) / "connect.properties", text)
+    return _write(connect_properties_path(settings), text)
 
 
 def log4j2_properties(settings: Settings) -> Path:
@@ -117,7 +164,7 @@ logger.clients.level = WARN
 logger.reflections.name = org.reflections
 logger.reflections.level = ERROR
 """
-    return _write(conf_dir(settings) / "log4j2.properties", text)
+    return _write(log4j2_properties_path(settings), text)
 
 
 def s3_identities(settings: Settings) -> Path:
@@ -136,7 +183,7 @@ def s3_identities(settings: Settings) -> Path:
             }
         ]
     }
-    path = _write(conf_dir(settings) / "s3.json", json.dumps(doc, indent=2) + "\n")
+    path = _write(s3_identities_path(settings), json.dumps(doc, indent=2) + "\n")
     path.chmod(0o600)
     return path
 
@@ -146,5 +193,5 @@ def seaweedfs_dir(settings: Settings) -> Path:
     from services.settings import PROJECT_ROOT
 
     source = PROJECT_ROOT / "compose" / "seaweedfs" / "master.toml"
-    _write(conf_dir(settings) / "seaweedfs" / "master.toml", source.read_text())
-    return conf_dir(settings) / "seaweedfs"
+    _write(seaweedfs_conf_dir(settings) / "master.toml", source.read_text())
+    return seaweedfs_conf_dir(settings)

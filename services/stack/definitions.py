@@ -1,5 +1,8 @@
 """The native services: how each starts, what it depends on, how it is probed.
 
+Pure descriptions: building them writes nothing (`make status` and `make logs` build them
+too); `configs.prepare` renders the files they name, as the first step of `make up`.
+
 Order matters: `SERVICES` is the dependency order `make up` starts them in.
 """
 
@@ -42,18 +45,13 @@ def _java_opts(settings: Settings, heap: str) -> list[str]:
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={configs.log4j2_properties(settings)}",
+        f"-Dlog4j2.configurationFile={configs.log4j2_properties_path(settings)}",
         f"-Dkafka.logs.dir={settings.logs_dir}",
         # Nothing outside the project's folders: no /tmp/hsperfdata_<user>, and native
         # libraries (lz4, zstd, snappy) unpack into .local/run/java-tmp instead of /tmp.
         "-XX:-UsePerfData",
-        f"-Djava.io.tmpdir={_mkdir(settings.run_dir / 'java-tmp')}",
+        f"-Djava.io.tmpdir={configs.scratch_dirs(settings)['java_tmp']}",
     ]
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _module_exists(module: str) -> bool:
@@ -123,7 +121,9 @@ def kafka(settings: Settings) -> Service:
         title="MSK (Kafka, KRaft)",
         ports=(port, settings.kafka_controller_port),
         endpoint=settings.kafka_bootstrap_servers,
-        command=_kafka_java(settings, "768m", "kafka.Kafka", configs.kafka_properties(settings)),
+        command=_kafka_java(
+            settings, "768m", "kafka.Kafka", configs.kafka_properties_path(settings)
+        ),
         probe=probes.kafka,
         start_timeout=90,
         fix="look for 'Exiting Kafka' in the log; `make clean` resets a broken log folder",
@@ -141,7 +141,7 @@ def connect(settings: Settings) -> Service:
             settings,
             "512m",
             "org.apache.kafka.connect.cli.ConnectDistributed",
-            configs.connect_properties(settings),
+            configs.connect_properties_path(settings),
         ),
         probe=probes.connect,
         start_timeout=120,
@@ -152,8 +152,7 @@ def connect(settings: Settings) -> Service:
 
 def s3(settings: Settings) -> Service:
     port = url_port(settings.s3_endpoint, 9000)
-    data = settings.data_dir / "seaweedfs"
-    data.mkdir(parents=True, exist_ok=True)
+    data = configs.scratch_dirs(settings)["seaweedfs_data"]
     return Service(
         name="s3",
         title="S3 (SeaweedFS)",
@@ -175,7 +174,7 @@ def s3(settings: Settings) -> Service:
             f"-filer.localSocket={settings.run_dir / 'seaweedfs-filer.sock'}",
             "-s3",
             f"-s3.port={port}",
-            f"-s3.config={configs.s3_identities(settings)}",
+            f"-s3.config={configs.s3_identities_path(settings)}",
             f"-s3.localSocket={settings.run_dir / 'seaweedfs-s3.sock'}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
@@ -184,9 +183,9 @@ def s3(settings: Settings) -> Service:
         probe=probes.s3,
         start_timeout=60,
         # weed reads master.toml from its working directory.
-        cwd=configs.seaweedfs_dir(settings),
+        cwd=configs.seaweedfs_conf_dir(settings),
         # Its glog files go to TMPDIR: keep them inside the project's state folder.
-        env={"TMPDIR": str(_mkdir(settings.run_dir / "seaweedfs-tmp"))},
+        env={"TMPDIR": str(configs.scratch_dirs(settings)["seaweedfs_tmp"])},
         fix="ports 9333-9335 and 19333-19335 must be free too (SeaweedFS's master, volume, filer)",
     )
 
@@ -210,7 +209,7 @@ def rest_proxy(settings: Settings) -> Service:
         fix="the proxy needs Kafka: check `make status`",
         depends_on=("kafka",),
         # Python's tempfile goes here rather than /tmp (SECURITY.md).
-        env={"TMPDIR": str(_mkdir(settings.run_dir / "tmp"))},
+        env={"TMPDIR": str(configs.scratch_dirs(settings)["python_tmp"])},
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.settings import Settings, load_settings
-from services.stack import bootstrap, connectors, docker_runtime, install, probes
+from services.stack import bootstrap, configs, connectors, docker_runtime, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
 from services.stack.ports import is_listening, listener_pid
@@ -48,6 +48,7 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
 
 def _native_up(settings: Settings, say: Say) -> None:
     plugin_rebuilt = install.install_all(settings)
+    configs.prepare(settings)  # the files and folders the definitions below name
     services = all_services(settings)
     sup = Supervisor(settings)
     sup.ensure_running(services)
@@ -235,6 +236,7 @@ def _connector_rows(settings: Settings) -> list[ServiceStatus]:
 
 def restart(settings: Settings, name: str) -> None:
     """Stop one service and bring it back behind its probe (used by fault tests)."""
+    configs.prepare(settings)
     services = all_services(settings)
     sup = Supervisor(settings)
     sup.ensure_running(services)  # picks up a changed configuration

@@ -187,6 +187,27 @@ def test_status_table_lists_every_service(stack: Settings) -> None:
     assert "127.0.0.1:9092" in out.stdout
 
 
+def _state_snapshot(stack: Settings) -> dict[str, tuple[int, int]]:
+    """Every path under the state folder with its (mtime, size), except what the running
+    servers write by themselves: their data and their own logs."""
+    root = stack.state_dir
+    moving = (stack.data_dir, stack.logs_dir)
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+        for p in root.rglob("*")
+        if not any(p.is_relative_to(m) for m in moving) and not p.is_socket()
+    }
+
+
+def test_status_and_logs_leave_the_state_folder_untouched(stack: Settings) -> None:
+    logs_before = {p.name for p in stack.logs_dir.iterdir()}
+    before = _state_snapshot(stack)
+    for command in ("status", "logs"):
+        assert _cli(command).returncode == 0, command
+    assert _state_snapshot(stack) == before
+    assert {p.name for p in stack.logs_dir.iterdir()} == logs_before
+
+
 def test_drop_namespace_removes_topics_and_bucket(stack: Settings) -> None:
     from services.stack import bootstrap
     from tests.conftest import fresh_namespace

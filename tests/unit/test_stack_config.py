@@ -81,3 +81,28 @@ def test_copied_settings_follow_a_new_state_dir(settings: Settings, tmp_path: Pa
     other = settings.model_copy(update={"state_dir": tmp_path / "other"})
     assert other.data_dir == tmp_path / "other" / "data"
     assert other.logs_dir == tmp_path / "other" / "logs"
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_building_the_definitions_writes_nothing(settings: Settings) -> None:
+    """`make status` and `make logs` build them: a never-started state folder stays empty."""
+    services = all_services(settings)
+    render(settings, services)
+    assert _tree(settings.state_dir) == set()
+    # What they name is written by `make up`'s prepare step, and all of it is there after.
+    configs.prepare(settings)
+    written = _tree(settings.state_dir)
+    named = {
+        configs.kafka_properties_path(settings),
+        configs.connect_properties_path(settings),
+        configs.log4j2_properties_path(settings),
+        configs.s3_identities_path(settings),
+        configs.seaweedfs_conf_dir(settings) / "master.toml",
+        *configs.scratch_dirs(settings).values(),
+    }
+    assert {str(p.relative_to(settings.state_dir)) for p in named} <= written
+    for svc in services:
+        assert svc.cwd.is_dir(), f"{svc.name} would start in a missing folder {svc.cwd}"
