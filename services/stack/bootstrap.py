@@ -153,20 +153,21 @@ def _wait_visible(admin: object, names: list[str], timeout: float = 15.0) -> Non
     """CreateTopics returns once the controller commits; the broker's metadata follows a
     moment later. Return only when clients can see every new topic, so a producer or the
     REST proxy asked right after `make up` never answers "unknown topic"."""
-    import time
+    from services.runner.wait import NotReady, WaitTimeout, wait_until
 
-    deadline = time.monotonic() + timeout
-    missing = set(names)
-    while missing:
+    def visible() -> str:
         md = admin.list_topics(timeout=5)  # type: ignore[attr-defined]
-        missing = {n for n in missing if n not in md.topics or md.topics[n].error is not None}
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise StackError(
-                f"kafka: topics {sorted(missing)} not visible {timeout:.0f} s after creation"
-            )
-        time.sleep(0.1)
+        missing = {n for n in names if n not in md.topics or md.topics[n].error is not None}
+        if missing:
+            raise NotReady(f"topics {sorted(missing)} not visible yet")
+        return "visible"
+
+    try:
+        wait_until(visible, timeout=timeout, what="kafka topics", interval=0.1)
+    except WaitTimeout:
+        raise StackError(
+            f"kafka: topics {sorted(names)} not all visible {timeout:.0f} s after creation"
+        ) from None
 
 
 def s3_bucket(settings: Settings) -> bool:

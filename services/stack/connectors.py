@@ -22,6 +22,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from services.clients import clients_for
+from services.runner.wait import NotReady, WaitTimeout, wait_until
 from services.settings import Settings
 from services.stack.errors import StackError
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
@@ -231,28 +232,42 @@ def unregister(settings: Settings, name: str, *, timeout: float = 60.0) -> None:
     resp = requests.delete(f"{base}/connectors/{name}", timeout=30)
     if resp.status_code not in (204, 404):
         raise StackError(f"Connect did not delete connector {name}: HTTP {resp.status_code}")
-    deadline = time.monotonic() + timeout
-    while requests.get(f"{base}/connectors/{name}", timeout=10).status_code != 404:
-        if time.monotonic() > deadline:
-            raise StackError(f"connector {name} still listed {timeout:.0f} s after DELETE")
-        time.sleep(0.25)
+    started = time.monotonic()
+
+    def forgotten() -> str:
+        if requests.get(f"{base}/connectors/{name}", timeout=10).status_code != 404:
+            raise NotReady(f"connector {name} still listed")
+        return "forgotten"
+
+    try:
+        wait_until(forgotten, timeout=timeout, what=f"connector {name}")
+    except WaitTimeout:
+        raise StackError(f"connector {name} still listed {timeout:.0f} s after DELETE") from None
     group = f"connect-{name}"
     admin = clients_for(settings).kafka_admin()
-    while True:
+
+    def group_deleted() -> str:
         existing = {g.group_id for g in admin.list_consumer_groups().result().valid}
-        if group not in existing:
-            return
-        try:
-            admin.delete_consumer_groups([group])[group].result(10)
-            return
-        except KafkaException:
-            # Its task's consumer is still leaving the group: try again, bounded.
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"consumer group {group} still has members {timeout:.0f} s after its "
-                    "connector was deleted"
-                ) from None
-            time.sleep(0.5)
+        if group in existing:
+            try:
+                admin.delete_consumer_groups([group])[group].result(10)
+            except KafkaException as exc:
+                # Its task's consumer is still leaving the group: try again, bounded.
+                raise NotReady(f"consumer group {group}: {exc}") from exc
+        return "deleted"
+
+    try:
+        wait_until(
+            group_deleted,
+            timeout=max(1.0, timeout - (time.monotonic() - started)),
+            what=f"consumer group {group}",
+            interval=0.5,
+        )
+    except WaitTimeout:
+        raise StackError(
+            f"consumer group {group} still has members {timeout:.0f} s after its "
+            "connector was deleted"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.runner.wait import WaitTimeout, wait_until
 from services.settings import Settings, load_settings
 from services.stack import bootstrap, configs, connectors, docker_runtime, install, probes
 from services.stack.definitions import Service, all_services
@@ -97,9 +98,7 @@ def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: Say) -> N
 
 
 def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> str:
-    deadline = time.monotonic() + svc.start_timeout
-    last = "no answer yet"
-    while time.monotonic() < deadline:
+    def healthy() -> str:
         state = sup.state(svc.name)
         if state in ("EXITED", "FATAL", "BACKOFF", "STOPPED"):
             raise ServiceFailed(
@@ -108,17 +107,19 @@ def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> str:
                 svc.log(settings),
                 svc.fix,
             )
-        try:
-            return svc.probe(settings)
-        except probes.ProbeError as exc:
-            last = str(exc)
-        time.sleep(0.25)
-    raise ServiceFailed(
-        svc.name,
-        f"not healthy within {svc.start_timeout:.0f} s (last probe: {last})",
-        svc.log(settings),
-        svc.fix,
-    )
+        return svc.probe(settings)
+
+    try:
+        return wait_until(
+            healthy, timeout=svc.start_timeout, what=svc.name, retry_on=(probes.ProbeError,)
+        )
+    except WaitTimeout as exc:
+        raise ServiceFailed(
+            svc.name,
+            f"not healthy within {svc.start_timeout:.0f} s (last probe: {exc.last})",
+            svc.log(settings),
+            svc.fix,
+        ) from None
 
 
 #: The settings that define MariaDB's accounts and what they may use (SECURITY.md).

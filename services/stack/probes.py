@@ -6,7 +6,6 @@ A probe raises `ProbeError` (with the server's own words) until the service is h
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import requests
@@ -149,13 +148,16 @@ def kinesis_streams(settings: Settings) -> int:
 
 def wait_until(probe: Probe, settings: Settings, timeout: float, interval: float = 0.25) -> str:
     """Poll `probe` until it passes or `timeout` seconds pass; return its detail."""
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    while True:
-        try:
-            return probe(settings)
-        except ProbeError as exc:
-            last = str(exc)
-        if time.monotonic() >= deadline:
-            raise ProbeError(last)
-        time.sleep(interval)
+    from services.runner.wait import WaitTimeout
+    from services.runner.wait import wait_until as wait
+
+    try:
+        return wait(
+            lambda: probe(settings),
+            timeout=timeout,
+            what=getattr(probe, "__name__", "probe"),
+            interval=interval,
+            retry_on=(ProbeError,),
+        )
+    except WaitTimeout as exc:
+        raise ProbeError(exc.last) from None

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any, cast
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from services.runner.wait import NotReady, WaitTimeout, wait_until
 from services.settings import PROJECT_ROOT, Settings
 from services.stack.configs import conf_dir
 from services.stack.definitions import Service, python_env
@@ -121,14 +121,19 @@ class Supervisor:
                 f"supervisord did not start (exit {out.returncode}): {out.stderr.strip()} "
                 f"Its log: {self.settings.logs_dir / 'supervisord.log'}."
             )
-        deadline = time.monotonic() + 15
-        while not self.is_running():
-            if time.monotonic() > deadline:
-                raise StackError(
-                    "supervisord started but its socket did not answer within 15 s; "
-                    f"see {self.settings.logs_dir / 'supervisord.log'}"
-                )
-            time.sleep(0.1)
+
+        def answering() -> str:
+            if not self.is_running():
+                raise NotReady("supervisord's socket does not answer yet")
+            return "running"
+
+        try:
+            wait_until(answering, timeout=15, what="supervisord", interval=0.1)
+        except WaitTimeout:
+            raise StackError(
+                "supervisord started but its socket did not answer within 15 s; "
+                f"see {self.settings.logs_dir / 'supervisord.log'}"
+            ) from None
 
     def _apply_config_changes(self) -> None:
         added, changed, removed = self.rpc.reloadConfig()[0]
@@ -178,9 +183,17 @@ class Supervisor:
         pid = int(pid_file.read_text()) if pid_file.exists() else 0
         self.rpc.stopAllProcesses(True)
         self.rpc.shutdown()
-        deadline = time.monotonic() + 30
-        while pid and _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        if pid:
+            with contextlib.suppress(
+                WaitTimeout
+            ):  # `make down` reports; a stuck pid is not an error
+
+                def exited() -> str:
+                    if _alive(pid):
+                        raise NotReady(f"supervisord (pid {pid}) is still stopping")
+                    return "exited"
+
+                wait_until(exited, timeout=30, what="supervisord", interval=0.1)
 
 
 def _alive(pid: int) -> bool:

@@ -188,24 +188,29 @@ def test_status_table_lists_every_service(stack: Settings) -> None:
 
 
 def _state_snapshot(stack: Settings) -> dict[str, tuple[int, int]]:
-    """Every path under the state folder with its (mtime, size), except what the running
-    servers write by themselves: their data and their own logs."""
-    root = stack.state_dir
-    moving = (stack.data_dir, stack.logs_dir)
-    return {
-        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
-        for p in root.rglob("*")
-        if not any(p.is_relative_to(m) for m in moving) and not p.is_socket()
+    """The rendered configuration (mtime and size of everything under conf/) and the names
+    directly under the state folder and its logs folder. Not the servers' data or scratch
+    folders: running servers (and other tests) write those by themselves."""
+    from services.stack.configs import conf_dir
+
+    conf = {
+        str(p): (p.stat().st_mtime_ns, p.stat().st_size)
+        for p in conf_dir(stack).rglob("*")
+        if p.is_file()
     }
+    names = {str(p): (0, 0) for d in (stack.state_dir, stack.logs_dir) for p in d.iterdir()}
+    return conf | names
 
 
 def test_status_and_logs_leave_the_state_folder_untouched(stack: Settings) -> None:
-    logs_before = {p.name for p in stack.logs_dir.iterdir()}
     before = _state_snapshot(stack)
     for command in ("status", "logs"):
-        assert _cli(command).returncode == 0, command
-    assert _state_snapshot(stack) == before
-    assert {p.name for p in stack.logs_dir.iterdir()} == logs_before
+        out = _cli(command)
+        # status exits 1 when a service is down (another test may have stopped one).
+        assert out.returncode in (0, 1) and "kafka" in out.stdout, (command, out.stderr)
+    after = _state_snapshot(stack)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"written by status/logs: {changed}"
 
 
 def test_drop_namespace_removes_topics_and_bucket(stack: Settings) -> None:
