@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     s3_access_key: SecretStr = SecretStr("pipeline-local")
     s3_secret_key: SecretStr = SecretStr("pipeline-local-secret")
     s3_region: str = "us-east-1"
+    # SeaweedFS's own servers behind the S3 port (native runtime); each also listens on its
+    # port + 10000 for gRPC, so 19333-19335 must be free as well.
+    seaweedfs_master_port: int = Field(default=9333, ge=1, le=55535)
+    seaweedfs_volume_port: int = Field(default=9334, ge=1, le=55535)
+    seaweedfs_filer_port: int = Field(default=9335, ge=1, le=55535)
 
     # --- S3 sink (each namespace's connect/s3-sink connector; services/stack/connectors) --
     # Its flush.size and rotate.schedule.interval.ms (seconds here).

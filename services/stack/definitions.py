@@ -153,10 +153,15 @@ def connect(settings: Settings) -> Service:
 def s3(settings: Settings) -> Service:
     port = url_port(settings.s3_endpoint, 9000)
     data = configs.scratch_dirs(settings)["seaweedfs_data"]
+    weed_ports = (
+        settings.seaweedfs_master_port,
+        settings.seaweedfs_volume_port,
+        settings.seaweedfs_filer_port,
+    )
     return Service(
         name="s3",
         title="S3 (SeaweedFS)",
-        ports=(port, 9333, 9334, 9335),
+        ports=(port, *weed_ports, *(p + 10000 for p in weed_ports)),
         endpoint=settings.s3_endpoint,
         command=(
             str(install.weed_binary()),
@@ -164,13 +169,13 @@ def s3(settings: Settings) -> Service:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-dir={data}",
-            "-master.port=9333",
+            f"-master.port={settings.seaweedfs_master_port}",
             "-master.volumeSizeLimitMB=256",
-            "-volume.port=9334",
+            f"-volume.port={settings.seaweedfs_volume_port}",
             # Volumes are not preallocated, so many small slots cost little disk.
             "-volume.max=2000",
             "-filer",
-            "-filer.port=9335",
+            f"-filer.port={settings.seaweedfs_filer_port}",
             f"-filer.localSocket={settings.run_dir / 'seaweedfs-filer.sock'}",
             "-s3",
             f"-s3.port={port}",
@@ -186,7 +191,10 @@ def s3(settings: Settings) -> Service:
         cwd=configs.seaweedfs_conf_dir(settings),
         # Its glog files go to TMPDIR: keep them inside the project's state folder.
         env={"TMPDIR": str(configs.scratch_dirs(settings)["seaweedfs_tmp"])},
-        fix="ports 9333-9335 and 19333-19335 must be free too (SeaweedFS's master, volume, filer)",
+        fix=(
+            f"ports {', '.join(map(str, weed_ports))} and each + 10000 must be free too "
+            "(SeaweedFS's master, volume, filer: SEAWEEDFS_*_PORT in .env)"
+        ),
     )
 
 

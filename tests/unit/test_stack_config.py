@@ -106,3 +106,18 @@ def test_building_the_definitions_writes_nothing(settings: Settings) -> None:
     assert {str(p.relative_to(settings.state_dir)) for p in named} <= written
     for svc in services:
         assert svc.cwd.is_dir(), f"{svc.name} would start in a missing folder {svc.cwd}"
+
+
+def test_seaweedfs_ports_are_settings(tmp_path: Path) -> None:
+    moved = load_settings(
+        state_dir=tmp_path,
+        seaweedfs_master_port=29333,
+        seaweedfs_volume_port=29334,
+        seaweedfs_filer_port=29335,
+    )
+    s3 = next(s for s in all_services(moved) if s.name == "s3")
+    cmd = " ".join(s3.command)
+    assert "-master.port=29333" in cmd and "-volume.port=29334" in cmd
+    assert "-filer.port=29335" in cmd and "9333" not in cmd.replace("29333", "")
+    # make up refuses to start over any of them, gRPC (+10000) included.
+    assert {29333, 29334, 29335, 39333, 39334, 39335} <= set(s3.ports)
