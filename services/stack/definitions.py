@@ -54,6 +54,14 @@ def _java_opts(settings: Settings, heap: str) -> list[str]:
     ]
 
 
+def venv_python() -> str:
+    """The environment's interpreter under one stable name. `sys.executable` is `python` or
+    `python3` depending on how the caller was started (make, pytest's shebang); a command
+    line that flips between them would change supervisord's config and restart the proxy."""
+    stable = Path(sys.prefix) / "bin" / "python"
+    return str(stable) if stable.exists() else sys.executable
+
+
 def _module_exists(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -211,7 +219,7 @@ def rest_proxy(settings: Settings) -> Service:
             f"{settings.rest_proxy_url} (+ legacy {settings.legacy_api_url}, "
             f"Kinesis {settings.kinesis_url})"
         ),
-        command=(sys.executable, "-m", "services.rest_proxy"),
+        command=(venv_python(), "-m", "services.rest_proxy"),
         probe=probes.rest_proxy,
         start_timeout=30,
         fix="the proxy needs Kafka: check `make status`",

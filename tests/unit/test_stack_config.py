@@ -121,3 +121,13 @@ def test_seaweedfs_ports_are_settings(tmp_path: Path) -> None:
     assert "-filer.port=29335" in cmd and "9333" not in cmd.replace("29333", "")
     # make up refuses to start over any of them, gRPC (+10000) included.
     assert {29333, 29334, 29335, 39333, 39334, 39335} <= set(s3.ports)
+
+
+def test_the_command_lines_do_not_depend_on_how_python_was_started(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    first = render(settings, all_services(settings))
+    monkeypatch.setattr(sys, "executable", sys.executable + "3.11-elsewhere")
+    assert render(settings, all_services(settings)) == first
