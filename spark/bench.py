@@ -448,6 +448,10 @@ def _load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _requests(counts: dict[str, int]) -> str:
+    return " ".join(f"{k} {v:,}" for k, v in counts.items()) or "n/a"
+
+
 def print_results(results: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title="Spark batch job vs DuckDB (seconds)", title_justify="left")
@@ -479,7 +483,8 @@ def print_results(results: list[dict[str, Any]], console: Console | None = None)
     for r in results:
         console.print(
             f"{r['events']:,} events: Spark {r['spark_seconds']:.1f} s "
-            f"(process wall {r['spark_wall']:.1f} s, {r['spark_objects_read']:,} objects) = "
+            f"(process wall {r['spark_wall']:.1f} s, {r['spark_objects_read']:,} objects, "
+            f"S3 requests {_requests(r['spark_s3_requests'])}) = "
             f"{r['spark_over_duckdb']}x DuckDB's {r['duckdb_seconds']:.1f} s (same S3 objects); "
             f"+{r['incremental_events']:,} events incremental {r['incremental_seconds']:.1f} s "
             f"(wall {r['incremental_wall']:.1f} s); load average "
