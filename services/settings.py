@@ -209,6 +209,19 @@ class Settings(BaseSettings):
         """The Airflow virtualenv, its homes (SQLite metadata, logs) and nothing else."""
         return self.state_dir / "airflow"
 
+    def to_env(self, *, secrets: bool = True) -> dict[str, str]:
+        """Every setting as the environment variable that sets it (`KAFKA_BOOTSTRAP_SERVERS=...`):
+        a child process given this environment loads exactly these settings. `secrets=False`
+        leaves the secrets out (the child reads them from `.env` itself)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                if not secrets:
+                    continue
+                value = value.get_secret_value()
+            env[name.upper()] = str(value)
+        return env
+
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to print or log."""
         out: dict[str, str] = {}

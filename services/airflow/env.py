@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from services.settings import PROJECT_ROOT, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
@@ -28,9 +26,7 @@ def airflow_env(
     Secrets are not copied: the tasks' project python reads them from the same environment
     and `.env` as any other command of the project."""
     env = dict(os.environ if base is None else base)
-    for name, value in settings.model_dump().items():
-        if not isinstance(value, SecretStr):
-            env[name.upper()] = str(value)
+    env.update(settings.to_env(secrets=False))
     api = f"http://127.0.0.1:{settings.airflow_port}"
     env.update(
         {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from services.runner.child import ChildProcess, free_port, settings_env
+from services.runner.child import ChildProcess, free_port
 from services.runner.wait import NotReady
 from services.settings import Settings
 
@@ -48,7 +48,7 @@ def proxy_process(settings: Settings, log: Path | None = None) -> ChildProcess:
     return ChildProcess(
         "rest-proxy",
         [sys.executable, "-m", "services.rest_proxy", "--log-level", "warning"],
-        env=settings_env(settings),
+        env=settings.to_env(),
         log=log,
         probe=lambda: health_probe(settings),
         start_timeout=30.0,

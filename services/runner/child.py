@@ -20,26 +20,14 @@ from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
-from pydantic import SecretStr
-
 from services.runner.wait import NotReady, WaitTimeout, wait_until
-from services.settings import PROJECT_ROOT, Settings
+from services.settings import PROJECT_ROOT
 
 Probe = Callable[[], str]
 
 
 class ChildStartError(RuntimeError):
     """The child exited or its probe did not pass in time; the message ends with its log."""
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process load exactly these settings."""
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[name.upper()] = str(value)
-    return env
 
 
 def free_port() -> int:

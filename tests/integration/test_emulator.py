@@ -31,7 +31,7 @@ from services.emulator import cli, live, replay
 from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
 from services.rest_proxy.child import proxy_process, with_free_ports
-from services.runner.child import ChildProcess, free_port, settings_env
+from services.runner.child import ChildProcess, free_port
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
 from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
@@ -153,7 +153,7 @@ def test_replay_resumes_after_being_killed(
     ens: Settings, proxy: ChildProcess, tmp_path: Path
 ) -> None:
     path = tmp_path / "cp.json"
-    env = {**os.environ, **settings_env(ens)}
+    env = {**os.environ, **ens.to_env()}
     batch = 10
     cmd = [
         sys.executable,
@@ -263,7 +263,7 @@ def run_cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[int, str]:
-    for name, value in settings_env(settings).items():
+    for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     code = cli.main([*args, "--no-progress"])
     out = capsys.readouterr()

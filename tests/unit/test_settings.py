@@ -61,3 +61,19 @@ def test_masked_hides_every_secret() -> None:
     assert masked["mysql_password"] == "****"
     assert masked["s3_secret_key"] == "****"
     assert s.s3_secret_key.get_secret_value() not in str(masked)
+
+
+def test_to_env_makes_a_child_load_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = load_settings(
+        pipeline_user_id="envtrip",
+        kafka_bootstrap_servers="127.0.0.1:19092",
+        s3_secret_key="s3-secret-for-the-child",
+        seaweedfs_filer_port=29335,
+    )
+    env = original.to_env()
+    assert env["S3_SECRET_KEY"] == "s3-secret-for-the-child"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None) == original
+    public = original.to_env(secrets=False)
+    assert "S3_SECRET_KEY" not in public and public["PIPELINE_USER_ID"] == "envtrip"
