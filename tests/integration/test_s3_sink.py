@@ -11,7 +11,6 @@ consumer group and dead-letter topic) and the topics, even when the test failed.
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -26,9 +25,8 @@ from confluent_kafka.admin import NewTopic
 from services.clients import clients_for
 from services.demo import faults
 from services.landing import wait_until_landed
-from services.runner.child import free_port
 from services.settings import Settings
-from services.stack import configs, connectors, install
+from services.stack import connectors, definitions, standalone
 from tests.conftest import SESSION
 
 pytestmark = pytest.mark.integration
@@ -37,72 +35,36 @@ SETTLE_S = 60.0
 
 
 class PrivateS3:
-    """A SeaweedFS server on free ports, with the same credentials as the stack's."""
+    """A SeaweedFS server on free ports, started from the stack's own `s3` definition (the
+    same command line `make up` runs) with its own state folder and the stack's credentials."""
 
     def __init__(self, base: Settings, root: Path) -> None:
-        self.root = root
-        self.ports = {name: free_port() for name in ("s3", "s3g", "m", "mg", "v", "vg", "f", "fg")}
-        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
-        self.settings = base.model_copy(update={"s3_endpoint": self.endpoint})
-        self.identities = configs.s3_identities(base.model_copy(update={"state_dir": root}))
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.settings = standalone.private_s3_settings(base, root)
+        self.endpoint = self.settings.s3_endpoint
+        self.child = standalone.child(
+            definitions.s3(self.settings), self.settings, probe=self._writable
+        )
 
-    def start(self, timeout: float = 60.0) -> None:
-        p = self.ports
-        data = self.root / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            str(install.weed_binary()),
-            "server",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-dir={data}",
-            f"-master.port={p['m']}",
-            f"-master.port.grpc={p['mg']}",
-            "-master.volumeSizeLimitMB=64",
-            f"-volume.port={p['v']}",
-            f"-volume.port.grpc={p['vg']}",
-            "-volume.max=0",
-            "-filer",
-            f"-filer.port={p['f']}",
-            f"-filer.port.grpc={p['fg']}",
-            "-s3",
-            f"-s3.port={p['s3']}",
-            f"-s3.port.grpc={p['s3g']}",
-            f"-s3.config={self.identities}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-metricsPort=0",
-        ]
-        with (self.root / "weed.log").open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_writable(timeout)
+    @property
+    def running(self) -> bool:
+        return self.child.alive()
 
-    def _wait_writable(self, timeout: float) -> None:
+    def start(self) -> None:
+        self.child.start()
+
+    def _writable(self) -> str:
         # Listening is not enough: a PUT needs the volume server registered with the master.
         import io
 
         s3 = clients_for(self.settings).s3()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if not s3.bucket_exists("probe"):
-                    s3.make_bucket("probe")
-                s3.put_object("probe", "ready", io.BytesIO(b"ok"), 2)
-                return
-            except Exception as exc:
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"private SeaweedFS not writable after {timeout} s: {exc}"
-                    ) from exc
-            time.sleep(0.2)
+        if not s3.bucket_exists("probe"):
+            s3.make_bucket("probe")
+        s3.put_object("probe", "ready", io.BytesIO(b"ok"), 2)
+        return "writable"
 
     def stop(self) -> None:
         """Kill it: an S3 outage as abrupt as they come (what it stored is on disk)."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        self.child.kill()
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +211,7 @@ def test_s3_down_for_ten_seconds_mid_stream_loses_nothing(
         producer.join(60)
         report = wait_until_landed(target, SETTLE_S, expect={topic: 1500})
     finally:
-        if private_s3.proc is None:
+        if not private_s3.running:
             private_s3.start()
     t = report.topic(topic)
     # A PUT cut off by the outage may have been stored all the same: its retry then finds the
