@@ -7,7 +7,6 @@ topics, a free port) from the stack's jars and plugin.path, on the stack's Kafka
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import threading
 import time
 import uuid
@@ -19,7 +18,8 @@ import requests
 from confluent_kafka import KafkaException
 
 from services.clients import clients_for
-from services.runner.child import free_port
+from services.runner.child import ChildProcess, free_port
+from services.runner.wait import NotReady
 from services.settings import Settings
 from services.stack import configs, connectors, install
 from services.stack.probes import S3_SINK_CONNECTOR_CLASS
@@ -69,12 +69,9 @@ consumer.heartbeat.interval.ms=2000
 """
             + connectors.worker_config_providers(stack)
         )
-        self.libs = install.kafka_libs(stack)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
         tmp = self.root / "java-tmp"
         tmp.mkdir(exist_ok=True)
+        libs = install.kafka_libs(stack)
         cmd = [
             "java",
             "-Xms64m",
@@ -84,36 +81,36 @@ consumer.heartbeat.interval.ms=2000
             f"-Djava.io.tmpdir={tmp}",
             f"-Dlog4j2.configurationFile={self.log4j}",
             "-cp",
-            f"{self.libs}/*",
+            f"{libs}/*",
             "org.apache.kafka.connect.cli.ConnectDistributed",
             str(self.props),
         ]
-        with (self.root / "connect.log").open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.child = ChildProcess(
+            "private-connect",
+            cmd,
+            log=self.root / "connect.log",
+            probe=self._plugin_listed,
+            start_timeout=START_TIMEOUT_S,
+            stop_timeout=30,
+        )
 
-        def ready() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
-            try:
-                plugins = requests.get(f"{self.url}/connector-plugins", timeout=2).json()
-            except requests.RequestException:
-                return False
-            return any(p.get("class") == S3_SINK_CONNECTOR_CLASS for p in plugins)
+    def _plugin_listed(self) -> str:
+        plugins = requests.get(f"{self.url}/connector-plugins", timeout=2).json()
+        if not any(p.get("class") == S3_SINK_CONNECTOR_CLASS for p in plugins):
+            raise NotReady(f"{S3_SINK_CONNECTOR_CLASS} not listed yet")
+        return "plugin listed"
 
-        wait_for(ready, f"a private Connect worker on {self.url}", timeout=START_TIMEOUT_S)
+    def start(self) -> None:
+        self.child.start()
 
     def kill(self) -> int:
-        assert self.proc is not None
-        self.proc.kill()
-        return self.proc.wait(30)
+        """SIGKILL: the worker's exit code (-9)."""
+        self.child.kill()
+        assert self.child.proc is not None
+        return self.child.proc.wait(30)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.child.stop()
 
     def log_tail(self) -> str:
         log = self.root / "connect.log"

@@ -5,8 +5,6 @@ connector runs again. The stack's Kafka and worker are never touched."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from services.clients import clients_for
 from services.landing import wait_until_landed
 from services.runner.child import free_port
 from services.settings import Settings
-from services.stack import bootstrap, connectors, definitions, probes
+from services.stack import bootstrap, connectors, definitions, standalone
 from tests.integration.test_connect_s3_sink_worker_kill import PrivateWorker
 from tests.integration.test_s3_sink import PrivateS3, private_s3, produce, values
 
@@ -44,27 +42,15 @@ class PrivateKafka:
         )
         if self.settings.data_dir != root / "data":
             raise RuntimeError(f"private Kafka would use {self.settings.data_dir}: refusing")
-        self.log = root / "logs" / "kafka.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        # The stack's own `kafka` definition (command line, probe) through ChildProcess.
+        self.child = standalone.child(definitions.kafka(self.settings), self.settings)
         bootstrap.format_kafka_storage(self.settings)
 
-    def start(self, timeout: float = 120.0) -> None:
-        command = definitions.kafka(self.settings).command
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
-            )
-        probes.wait_until(probes.kafka, self.settings, timeout)
+    def start(self) -> None:
+        self.child.start()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        self.child.stop()
 
 
 def test_kafka_down_mid_stream_loses_and_doubles_nothing(
