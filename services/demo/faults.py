@@ -185,12 +185,21 @@ def sink_health(settings: Settings) -> dict[str, object]:
 
 def sink_s3_failures(settings: Settings) -> int:
     """S3 writes the connectors failed (and retried) so far: the Connect worker logs each one
-    as `cannot write s3://<bucket>/<key>`. -1 when there is no log to read (docker runtime)."""
-    try:
-        with connect_log(settings).open("rb") as log:
-            return sum(line.count(b"cannot write s3://") for line in log)
-    except OSError:
-        return -1
+    as `cannot write s3://<bucket>/<key>`. -1 when there is no log to read (docker runtime).
+
+    Counted over the rotated files too (supervisord keeps connect.log.1 and .2 at 20 MB
+    each): a rotation between two counts must not make the later one smaller."""
+    log = connect_log(settings)
+    files = [log, *(log.with_name(f"{log.name}.{n}") for n in (1, 2))]
+    total, found = 0, False
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                total += sum(line.count(b"cannot write s3://") for line in handle)
+                found = True
+        except OSError:
+            continue
+    return total if found else -1
 
 
 # --- triggers: when, during the run, a fault fires ---------------------------------------------

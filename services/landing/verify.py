@@ -122,9 +122,12 @@ class LandingVerifier:
                     continue
                 reader.assign([TP(dlq, partition, low)])
                 position = low
+                # Bounded as a whole, not per poll: a stream of errors must not hang a caller
+                # (wait_until_landed, the DAG) past its own deadline.
+                deadline = time.monotonic() + 60
                 while position < high:
                     msg = reader.poll(10)
-                    if msg is None:
+                    if msg is None or time.monotonic() > deadline:
                         raise LandingError(
                             f"reading the dead-letter topic {dlq} stopped at offset {position} "
                             f"of {high}; is Kafka up? (`make status`)"

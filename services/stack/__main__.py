@@ -1,4 +1,4 @@
-"""python -m services.stack up|down|clean|status|logs"""
+"""python -m services.stack up|down|clean|status|logs|compose ..."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m services.stack",
         description=(
             "The local stack: MariaDB (RDS), Kafka (MSK), Kafka Connect (MSK Connect), "
-            "SeaweedFS (S3), the REST proxy and the S3 sink, on 127.0.0.1. Native processes "
+            "SeaweedFS (S3) and the REST proxy, on 127.0.0.1; each namespace's S3 sink is a "
+            "connector in the Connect worker. Native processes "
             "under supervisord by default; docker compose when RUNTIME=docker (or auto and a "
             "Docker engine answers). Data, logs and sockets live in .local/."
         ),
@@ -39,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         help="build the docker runtime's images that are missing or stale (Spark's too); "
         "print each one's build time and size",
     )
+    compose = sub.add_parser(
+        "compose",
+        help="docker runtime: run docker-compose with the project's file, name and settings "
+        "(e.g. `compose logs -f kafka`)",
+    )
+    compose.add_argument("compose_args", nargs=argparse.REMAINDER)
     restart = sub.add_parser("restart", help="restart one service")
     restart.add_argument("service")
     args = parser.parse_args(argv)
@@ -72,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             _docker_images(settings)
         elif args.command == "logs":
             _print_logs(settings)
+        elif args.command == "compose":
+            from services.stack import container_engine, docker_runtime
+
+            if container_engine.engine_env(settings) is None:
+                raise StackError(
+                    "no container engine answers: `RUNTIME=docker make up` starts the docker "
+                    "runtime (and prepares podman when there is no Docker)"
+                )
+            docker_runtime.compose(args.compose_args or ["ps"], settings)
     except (StackError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -112,8 +128,8 @@ def _print_logs(settings: Settings) -> None:
     if docker_runtime.runtime(settings) == "docker":
         # The containers log to the engine; builds and installs still log here.
         print("docker runtime: each service logs to the engine; follow one with")
-        print("  docker-compose -f docker-compose.yml logs -f <service>")
-        print("  (podman prepared by `make docker-engine`: export the DOCKER_HOST it prints)")
+        print("  .venv/bin/python -m services.stack compose logs -f <service>")
+        print("  (the project's compose file, name and settings; podman's socket if prepared)")
         print(f"  image builds: {settings.logs_dir}/docker-build-<image>.log")
         print(f"  install:      {settings.logs_dir / 'install.log'}")
         return

@@ -120,7 +120,28 @@ def ensure_engine(settings: Settings) -> dict[str, str]:
     env = podman_env(settings)
     _ensure_base_image(settings, env)
     _start_service(settings, env)
+    _check_runs_containers(env)
     return env
+
+
+def _check_runs_containers(env: dict[str, str]) -> None:
+    """An engine that answers but cannot start a container (no privileges for namespaces,
+    say) fails here, with its own words, rather than half-way through `make up`."""
+    try:
+        out = subprocess.run(
+            ["docker", "run", "--rm", "--network=none", BASE_IMAGE, "true"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InstallError(f"podman cannot run a container here: {exc}") from None
+    if out.returncode != 0:
+        raise InstallError(
+            f"podman answers but cannot run a container here (exit {out.returncode}): "
+            f"{out.stderr.strip()[-400:]}"
+        )
 
 
 def _ensure_packages(settings: Settings, binaries: dict[str, str]) -> None:

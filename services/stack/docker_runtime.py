@@ -491,9 +491,3 @@ def up(settings: Settings, *, spark: bool = False, say: Say = _say) -> None:
                 "see `docker-compose logs`"
             ) from None
         say(f"  ok  {probe.__name__:<11} ({detail})")
-    if getattr(settings, "landing_sink", "connect") != "connect":
-        # The compose stack has no Python sink: the connector lands every namespace here.
-        from services.stack import connectors, lifecycle
-
-        lifecycle.ensure_namespace(settings)
-        say(f"  connector   {connectors.register(settings)} (the docker runtime's S3 sink)")

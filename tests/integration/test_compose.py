@@ -55,7 +55,7 @@ def test_required_variables_fail_loudly() -> None:
 
 def test_services_and_ports_match_the_native_runtime() -> None:
     # The compose stack lands through the Kafka Connect connector: no Python sink service.
-    settings = load_settings(landing_sink="connect")
+    settings = load_settings()
     doc = yaml.safe_load(_config({**_base_env(), **compose_env(settings)}).stdout)
     published: set[int] = set()
     for name, svc in doc["services"].items():
@@ -76,7 +76,6 @@ def test_services_and_ports_match_the_native_runtime() -> None:
 def test_ports_follow_the_settings() -> None:
     """Another set of ports (as the docker-runtime test uses) moves every published port."""
     settings = load_settings(
-        landing_sink="connect",
         mysql_port=23306,
         kafka_bootstrap_servers="127.0.0.1:29092",
         kafka_connect_url="http://127.0.0.1:28083",

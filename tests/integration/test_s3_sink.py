@@ -70,9 +70,11 @@ class PrivateS3:
 @pytest.fixture(scope="module")
 def private_s3(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateS3]:
     server = PrivateS3(stack, tmp_path_factory.mktemp("seaweedfs"))
-    server.start()
-    yield server
-    server.stop()
+    server.start()  # a failed start stops the child itself (ChildProcess)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def private_namespace(stack: Settings, private_s3: PrivateS3) -> Settings:

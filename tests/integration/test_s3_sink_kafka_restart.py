@@ -57,11 +57,11 @@ def test_kafka_down_mid_stream_loses_and_doubles_nothing(
     stack: Settings, private_s3: PrivateS3, tmp_path: Path
 ) -> None:
     kafka = PrivateKafka(stack, tmp_path / "kafka")
-    kafka.start()
     (tmp_path / "worker").mkdir()
     private = kafka.settings.kafka_bootstrap_servers
     worker = PrivateWorker(stack, tmp_path / "worker", bootstrap=private)
-    try:
+    try:  # stopping a child that never started is a no-op
+        kafka.start()
         worker.start()
         # The stack's settings (its secrets file, which the worker may read) aimed at the
         # private Kafka, S3 and worker.

@@ -7,7 +7,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A record value as one compact JSON line, the same bytes services/s3_sink/layout.py writes:
+ * A record value as one compact JSON line, the same bytes services/landing/layout.py reads back:
  * the value is checked to be strict JSON (RFC 8259, UTF-8) and only the whitespace between
  * tokens is dropped; no token is ever re-encoded, so a compact value stays byte-identical.
  */

@@ -5,7 +5,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Where records land: Confluent's S3 sink layout, the same as services/s3_sink/layout.py,
+ * Where records land: Confluent's S3 sink layout, the same as services/landing/layout.py,
  * {@code topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json}. An object
  * always covers contiguous offsets, so line i of an object starting at s is offset s + i.
  */

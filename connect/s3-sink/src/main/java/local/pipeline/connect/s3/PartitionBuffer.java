@@ -6,7 +6,7 @@ import java.util.Deque;
 import java.util.List;
 
 /**
- * One partition's buffering and rotation, pure logic (services/s3_sink/batches.py's contract).
+ * One partition's buffering and rotation, pure logic (count, time and size rotation).
  *
  * <p>Records arrive in offset order and collect in an open batch that is sealed when it holds
  * {@code flush.size} records (or {@link #MAX_OBJECT_BYTES}), when its first record's time is
