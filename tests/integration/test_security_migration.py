@@ -11,18 +11,25 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pymysql
 import pytest
 
+from services.runner.child import ChildProcess, free_port
 from services.settings import Settings, load_settings
-from services.stack import bootstrap, definitions, install, mysql_accounts, mysql_layout, probes
+from services.stack import (
+    bootstrap,
+    definitions,
+    install,
+    mysql_accounts,
+    mysql_layout,
+    standalone,
+)
 from services.stack.errors import StackError
 
 pytestmark = pytest.mark.integration
@@ -31,30 +38,10 @@ pytestmark = pytest.mark.integration
 SMALL = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _binary(name: str) -> str:
     path = install.find_binary(name)
     assert path, f"{name} is missing: `make up` installs Debian's mariadb-server"
     return path
-
-
-def _start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def _legacy_folder(settings: Settings) -> None:
@@ -77,7 +64,13 @@ def _legacy_folder(settings: Settings) -> None:
         assert subprocess.run(init, stdout=out, stderr=subprocess.STDOUT).returncode == 0
     sock = settings.run_dir / "mysqld.sock"
     sock.parent.mkdir(parents=True)
-    server = _start(
+
+    def root_answers() -> str:
+        pymysql.connect(unix_socket=str(sock), user="root", autocommit=True).close()
+        return "root answers on the socket"
+
+    server = ChildProcess(
+        "legacy-mariadbd",
         [
             _binary("mariadbd"),
             "--no-defaults",
@@ -90,19 +83,13 @@ def _legacy_folder(settings: Settings) -> None:
             *SMALL,
             *root,
         ],
-        log,
+        log=log,
+        probe=root_answers,
+        start_timeout=60,
+        stop_timeout=60,
     )
-    try:
-        conn = None
-        for _ in range(120):
-            try:
-                conn = pymysql.connect(unix_socket=str(sock), user="root", autocommit=True)
-                break
-            except pymysql.err.OperationalError:
-                if server.poll() is not None:
-                    pytest.fail(f"legacy mariadbd exited: {log.read_text()[-800:]}")
-                time.sleep(0.25)
-        assert conn is not None, "legacy mariadbd did not answer within 30 s"
+    with server:
+        conn = pymysql.connect(unix_socket=str(sock), user="root", autocommit=True)
         admin, pw = settings.mysql_admin_user, settings.mysql_admin_password.get_secret_value()
         with conn, conn.cursor() as cur:
             for host in ("127.0.0.1", "localhost", "::1"):
@@ -116,8 +103,6 @@ def _legacy_folder(settings: Settings) -> None:
             cur.execute("SELECT user, host FROM mysql.user WHERE user = 'root'")
             roots = {h for _, h in cur.fetchall()}
         assert {"127.0.0.1", "::1", "localhost"} <= roots  # the old style really is old
-    finally:
-        _stop(server)
 
 
 def _tcp(settings: Settings, user: str, password: str) -> pymysql.Connection:
@@ -136,7 +121,7 @@ def private(request: pytest.FixtureRequest) -> Iterator[Settings]:
     state = Path(tempfile.mkdtemp(prefix="pipeline-mysql-migration-"))
     state.chmod(0o755)
     settings = load_settings().model_copy(
-        update={"state_dir": state, "mysql_port": _free_port(), "mysql_database": "pinterest_data"}
+        update={"state_dir": state, "mysql_port": free_port(), "mysql_database": "pinterest_data"}
     )
     settings.logs_dir.mkdir(parents=True)
     try:
@@ -154,10 +139,9 @@ def test_make_up_migrates_an_old_style_data_folder(private: Settings) -> None:
     # What `make up` runs for mysql: prepare (ownership), init (a no-op here), start, accounts.
     bootstrap.prepare_mysql(settings)
     bootstrap.init_mysql_datadir(settings)
-    cmd = [*definitions.mysql(settings).command, *SMALL]
-    server = _start(cmd, settings.logs_dir / "mysql.log")
-    try:
-        probes.wait_until(probes.mysql_socket, settings, timeout=60)
+    mysql = definitions.mysql(settings)
+    server = standalone.child(replace(mysql, command=(*mysql.command, *SMALL)), settings)
+    with server:
         bootstrap.mysql_accounts(settings)
         bootstrap.mysql_accounts(settings)  # idempotent: a second `make up` changes nothing
 
@@ -215,8 +199,6 @@ def test_make_up_migrates_an_old_style_data_folder(private: Settings) -> None:
             assert owners == {euid}
         else:
             assert euid == os.geteuid()
-    finally:
-        _stop(server)
 
 
 def test_a_folder_the_server_user_cannot_enter_is_named_with_the_fix() -> None:
@@ -242,9 +224,8 @@ def test_a_fresh_data_folder_starts_locked_down(private: Settings) -> None:
     settings = private
     bootstrap.prepare_mysql(settings)
     bootstrap.init_mysql_datadir(settings)  # what the first `make up` runs
-    server = _start([*definitions.mysql(settings).command, *SMALL], settings.logs_dir / "m.log")
-    try:
-        probes.wait_until(probes.mysql_socket, settings, timeout=60)
+    mysql = definitions.mysql(settings)
+    with standalone.child(replace(mysql, command=(*mysql.command, *SMALL)), settings):
         su = mysql_layout.connect_superuser(settings)
         with su, su.cursor() as cur:
             cur.execute("SELECT user, host, plugin FROM mysql.user ORDER BY user, host")
@@ -260,5 +241,3 @@ def test_a_fresh_data_folder_starts_locked_down(private: Settings) -> None:
         with reader, reader.cursor() as cur:
             cur.execute("SELECT CURRENT_USER()")
             assert cur.fetchone() == (f"{settings.mysql_user}@127.0.0.1",)
-    finally:
-        _stop(server)
