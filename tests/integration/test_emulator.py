@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +31,8 @@ from services.emulator.errors import EmulatorError
 from services.emulator.summary import ReplaySummary
 from services.rest_proxy.child import proxy_process, with_free_ports
 from services.runner.child import ChildProcess, free_port
-from services.settings import PROJECT_ROOT, SOURCE_TABLES, TABLES, Settings
+from services.runner.wait import NotReady
+from services.settings import SOURCE_TABLES, TABLES, Settings
 from tests.conftest import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
@@ -168,20 +168,19 @@ def test_replay_resumes_after_being_killed(
         str(path),
         "--no-progress",
     ]
-    child = subprocess.Popen(
-        cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+
+    def under_way() -> str:
+        if end_offset(ens, ens.topic("user")) < 100:
+            raise NotReady("fewer than 100 events sent yet")
+        return "under way"
+
+    # Ready once 100 events are in Kafka; the kill is the test, not a shutdown.
+    child = ChildProcess(
+        "emulator", cmd, env=env, log=tmp_path / "emulator.log", probe=under_way, start_timeout=30
     )
-    try:
-        deadline = time.monotonic() + 30
-        while end_offset(ens, ens.topic("user")) < 100:
-            assert child.poll() is None, "the emulator finished before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    with child:
+        child.kill()
+        assert child.proc is not None and child.proc.returncode == -signal.SIGKILL
     point = ckpt.load(path)
     assert point is not None and 0 < point.next_index < EVENTS and not point.complete
     summary = replay.run(ens, checkpoint=path, progress=False)
