@@ -55,6 +55,10 @@ REQUEST_COUNTERS = {
 JOB_CONF = {
     # Delta rebuilds a table's state from its log with 50 tasks by default: a few files here.
     "spark.databricks.delta.snapshotPartitions": "2",
+    # The caches (each parsed batch, the two joins) live for one run: building and scanning
+    # them uncompressed saves CPU, and 1,000,000 events fit a 2 GB driver either way.
+    # Measured full run at 1,010,000 events: executor CPU 99 s -> 87 s, no spill.
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
 
