@@ -146,7 +146,17 @@ def run_spark(
     )
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"spark.batch failed:\n{done.stderr[-2000:]}")
+        # The tail alone is often the JVM's gateway closing; keep the whole output.
+        log = settings.logs_dir / f"bench-spark-batch-{settings.pipeline_user_id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(done.stdout + "\n" + done.stderr)
+        first = next(
+            (ln for ln in done.stderr.splitlines() if "Exception" in ln or "Error" in ln), ""
+        )
+        raise RuntimeError(
+            f"spark.batch failed (exit {done.returncode}); first error: {first[:300]}; "
+            f"whole output in {log}"
+        )
     summary: dict[str, Any] = json.loads(done.stdout)
     return {"wall": round(wall, 2), "summary": summary}
 

@@ -195,7 +195,8 @@ def read_landed(spark: SparkSession, path: str, table: str) -> DataFrame:
 def _no_events_message(path: str, table: str) -> str:
     return (
         f"no landed {table} events at {path}: the S3 sink has not written any objects for "
-        "this topic yet. Run `make emulate` (and check `make status` shows the s3-sink up), "
+        "this topic yet. Run `make emulate` (and check that `make status` shows the "
+        "namespace's S3 sink connector RUNNING), "
         "or point PIPELINE_USER_ID at the namespace that holds the data."
     )
 

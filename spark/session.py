@@ -77,6 +77,10 @@ def session_conf(
         # events 53 s vs 110 s, 1,000,000 events 115 s vs 130 s (2 cores, shared machine).
         # Long-running jobs (streaming) pass quick_jit=False.
         java_opts += " -XX:TieredStopAtLevel=1"
+    # Spark generates a class per query stage; with C1 alone (smaller code, but all of it
+    # compiled) the JVM's default code cache ran out mid-job ("Out of space in CodeCache for
+    # adapters", the batch at 11,153 events). 256 MiB is reserved address space, not heap.
+    java_opts += " -XX:ReservedCodeCacheSize=256m"
     ui = ui_enabled(settings)
     conf: dict[str, str] = {
         "spark.master": settings.spark_master,
