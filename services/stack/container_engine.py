@@ -22,9 +22,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
+from contextlib import suppress
 from pathlib import Path
 
+from services.runner.child import group_members
+from services.runner.wait import NotReady, WaitTimeout, wait_until
 from services.settings import Settings
 from services.stack.errors import InstallError
 
@@ -202,14 +204,20 @@ def _start_service(settings: Settings, env: dict[str, str]) -> None:
             start_new_session=True,  # outlives this command, like a daemon
         )
     _pid_file(settings).write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answering() -> str:
         if proc.poll() is not None:
             raise InstallError(f"`podman system service` exited ({proc.returncode}); see {log}")
-        if sock.exists() and docker_answers(env):
-            return
-        time.sleep(0.25)
-    raise InstallError(f"podman's API socket {sock} did not answer within 30 s; see {log}")
+        if not (sock.exists() and docker_answers(env)):
+            raise NotReady(f"{sock} does not answer `docker info` yet")
+        return "answering"
+
+    try:
+        wait_until(answering, timeout=30, what="podman's API service")
+    except WaitTimeout:
+        raise InstallError(
+            f"podman's API socket {sock} did not answer within 30 s; see {log}"
+        ) from None
 
 
 def stop_service(settings: Settings) -> bool:
@@ -227,9 +235,14 @@ def stop_service(settings: Settings) -> bool:
     if b"podman" not in Path(cmdline[0].decode()).name.encode() or b"service" not in cmdline:
         return False  # the pid was reused by something else
     os.kill(pid, signal.SIGTERM)
-    for _ in range(40):
-        if not Path(f"/proc/{pid}").exists():
-            break
-        time.sleep(0.25)
+
+    def exited() -> str:
+        # Gone, or a zombie its starter (this process, in tests) has not reaped yet.
+        if pid in group_members(pid):
+            raise NotReady(f"podman's API service (pid {pid}) is still stopping")
+        return "exited"
+
+    with suppress(WaitTimeout):  # its socket is removed below either way
+        wait_until(exited, timeout=10, what="podman's API service")
     socket_path(settings).unlink(missing_ok=True)
     return True
