@@ -7,6 +7,7 @@ says what was still wrong, never just "timed out".
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -52,3 +53,14 @@ def wait_until(
     except RetryError as exc:
         last = exc.last_attempt.exception()
         raise WaitTimeout(what, timeout, str(last) if last else "no answer yet") from None
+
+
+def sleep_until(moment: float) -> None:
+    """Block until `time.monotonic()` reaches `moment`: pacing a sender, not polling.
+
+    Rate-limited loops (the emulator's live mode, the benchmarks' offered load) wait for a
+    point in time, not for a condition; this is the one place they do it.
+    """
+    remaining = moment - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
