@@ -7,14 +7,21 @@ The child runs in its own session (so its group can be signalled without touchin
 caller), its output goes to `log`, and `start()` either returns the probe's detail or stops
 the child and raises `ChildStartError` with the end of its log: a start-up that times out
 never leaves a process behind.
+
+`start_daemon` is the same start for a server meant to outlive the command that started it
+(podman's API service); `stop_daemon` stops it later by pid, from any process.
+`first_to_exit` blocks until one of several children exits (a foreground command that
+holds a cluster until Ctrl-C).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -27,7 +34,17 @@ Probe = Callable[[], str]
 
 
 class ChildStartError(RuntimeError):
-    """The child exited or its probe did not pass in time; the message ends with its log."""
+    """The child exited or its probe did not pass in time; the message ends with its log.
+
+    `exit_code` is the child's when it exited during start-up (None: it never became
+    ready), `log` the file its output went to. A probe may raise it too, to end the wait at
+    once (a process the child needs has died).
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None, log: Path | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.log = log
 
 
 def free_port() -> int:
@@ -60,6 +77,37 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(entry.name))
     return members
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The argv of process `pid` (None when it does not exist): to check that a pid read
+    from a file still names the process written there, not a reused pid."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def wait_group_gone(pgid: int, *, what: str, timeout: float) -> bool:
+    """Wait until no live process of group `pgid` is left; False if some still run."""
+
+    def group_gone() -> str:
+        left = group_members(pgid)
+        if left:
+            raise NotReady(f"processes {left} of group {pgid} still run")
+        return "gone"
+
+    try:
+        wait_until(group_gone, timeout=timeout, what=what, interval=0.05)
+    except WaitTimeout:  # unkillable (D state) is the kernel's business
+        return False
+    return True
 
 
 class ChildProcess:
@@ -125,11 +173,13 @@ class ChildProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise ChildStartError(
                     f"{self.name} exited with code {self.proc.returncode} during start-up; "
-                    f"the end of {self.log}:\n{log_tail(self.log)}"
+                    f"the end of {self.log}:\n{log_tail(self.log)}",
+                    exit_code=self.proc.returncode,
+                    log=self.log,
                 )
             try:
                 return probe()
-            except NotReady:
+            except (NotReady, ChildStartError):
                 raise
             except Exception as exc:  # a probe's connection error means "not yet"
                 raise NotReady(f"{type(exc).__name__}: {exc}") from exc
@@ -139,14 +189,13 @@ class ChildProcess:
         except WaitTimeout as exc:
             raise ChildStartError(
                 f"{self.name} was not ready within {self.start_timeout:g} s (last probe: "
-                f"{exc.last}); the end of {self.log}:\n{log_tail(self.log)}"
+                f"{exc.last}); the end of {self.log}:\n{log_tail(self.log)}",
+                log=self.log,
             ) from None
 
     def _signal_group(self, sig: signal.Signals) -> None:
-        if self.proc is None:
-            return
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, sig)
+        if self.proc is not None:
+            signal_group(self.proc.pid, sig)
 
     def stop(self) -> int | None:
         """SIGTERM to the group, SIGKILL after `stop_timeout`; the child's exit code."""
@@ -167,18 +216,17 @@ class ChildProcess:
 
     def _wait_group_gone(self) -> None:
         assert self.proc is not None
-        pgid = self.proc.pid
+        wait_group_gone(self.proc.pid, what=f"{self.name}'s group", timeout=self.stop_timeout)
 
-        def group_gone() -> str:
-            left = group_members(pgid)
-            if left:
-                raise NotReady(f"processes {left} of group {pgid} still run")
-            return "gone"
-
-        with suppress(WaitTimeout):  # unkillable (D state) is the kernel's business
-            wait_until(
-                group_gone, timeout=self.stop_timeout, what=f"{self.name}'s group", interval=0.05
-            )
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until the child exits and return its exit code; None if it still runs
+        after `timeout` seconds (None: no limit). Ctrl-C interrupts the wait."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         """SIGKILL the whole group: a crash, not a clean shutdown."""
@@ -204,3 +252,73 @@ class ChildProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def first_to_exit(
+    children: Sequence[ChildProcess], timeout: float | None = None
+) -> ChildProcess | None:
+    """Block until one of `children` exits and return it; None after `timeout` seconds.
+
+    One thread per child blocks in its `wait()` and reports to a queue the caller blocks
+    on: nothing polls, and Ctrl-C still interrupts the caller.
+    """
+    for child in children:
+        if not child.alive():
+            return child
+    exited: queue.Queue[ChildProcess] = queue.Queue()
+
+    def watch(child: ChildProcess) -> None:
+        child.wait()
+        exited.put(child)
+
+    for child in children:
+        # Daemon threads: a caller that stops waiting (timeout, Ctrl-C) is not held at exit.
+        threading.Thread(
+            target=watch, args=(child,), name=f"wait-{child.name}", daemon=True
+        ).start()
+    try:
+        return exited.get(timeout=timeout)
+    except queue.Empty:
+        return None
+
+
+#: Daemons started by this process, by pid: `stop_daemon` here reaps them (no zombie left).
+_DAEMONS: dict[int, ChildProcess] = {}
+
+
+def start_daemon(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = PROJECT_ROOT,
+    probe: Probe | None = None,
+    start_timeout: float = 30.0,
+) -> int:
+    """Start a server that outlives this command (a daemon) and return its pid once its
+    probe passes. A failed start-up stops it and raises `ChildStartError`, as
+    `ChildProcess.start` does. It runs in its own session (pid = process group), reading
+    nothing from the terminal; `stop_daemon(pid)` stops it later, from any process."""
+    child = ChildProcess(
+        name, argv, log=log, env=env, cwd=cwd, probe=probe, start_timeout=start_timeout
+    )
+    child.start()
+    assert child.pid is not None
+    _DAEMONS[child.pid] = child
+    return child.pid
+
+
+def stop_daemon(pid: int, *, name: str, timeout: float = 10.0) -> bool:
+    """SIGTERM the daemon's process group, SIGKILL what is left after `timeout` seconds;
+    return once none of it runs (False if something could not be killed)."""
+    child = _DAEMONS.pop(pid, None)
+    if child is not None:  # started here: stop() also reaps it
+        child.stop_timeout = timeout
+        child.stop()
+        return not group_members(pid)
+    signal_group(pid, signal.SIGTERM)
+    if wait_group_gone(pid, what=name, timeout=timeout):
+        return True
+    signal_group(pid, signal.SIGKILL)
+    return wait_group_gone(pid, what=name, timeout=timeout)

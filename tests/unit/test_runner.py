@@ -7,13 +7,21 @@ the child the runner started.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from services.runner.child import ChildProcess, ChildStartError
+from services.runner.child import (
+    ChildProcess,
+    ChildStartError,
+    first_to_exit,
+    start_daemon,
+    stop_daemon,
+)
 from services.runner.wait import NotReady, WaitTimeout, wait_until
 
 #: A child that starts a grandchild, records both pids, then runs until signalled.
@@ -166,3 +174,120 @@ def test_wait_until_returns_the_first_answer() -> None:
         return answer
 
     assert wait_until(check, timeout=10, interval=0.01) == "yes"
+
+
+def test_first_to_exit_returns_the_child_that_exited_and_wait_reports_its_code(
+    tmp_path: Path,
+) -> None:
+    sleeper = ChildProcess(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(600)"], log=tmp_path / "s.log"
+    )
+    quitter = ChildProcess(
+        "quitter",
+        [sys.executable, "-c", "import time, sys; time.sleep(1); sys.exit(4)"],
+        log=tmp_path / "q.log",
+    )
+    with sleeper, quitter:
+        assert first_to_exit([sleeper, quitter], timeout=0.3) is None  # both still run
+        started = time.monotonic()
+        assert first_to_exit([sleeper, quitter], timeout=60) is quitter
+        assert time.monotonic() - started < 30  # woken by the exit, not by the timeout
+        assert quitter.wait() == 4
+        assert sleeper.alive()
+        assert sleeper.wait(timeout=0.1) is None
+    # The watcher thread blocked in the sleeper's wait() does not keep stop() from reaping it.
+    assert not sleeper.alive()
+    assert sleeper.wait(timeout=0) is not None
+
+
+#: Starts a daemon with a probe on its ready file, prints its pid, and exits at once.
+START_DAEMON = """
+import sys
+from pathlib import Path
+from services.runner.child import start_daemon
+from services.runner.wait import NotReady
+
+ready = Path(sys.argv[1])
+def probe() -> str:
+    if not ready.exists():
+        raise NotReady("no ready file yet")
+    return "ready"
+
+child = "import pathlib, sys, time; pathlib.Path(sys.argv[1]).touch(); time.sleep(600)"
+pid = start_daemon(
+    "tiny-daemon", [sys.executable, "-c", child, str(ready)], log=Path(sys.argv[2]), probe=probe
+)
+print(pid)
+"""
+
+
+def test_a_daemon_outlives_the_command_that_started_it_and_stops_by_pid(tmp_path: Path) -> None:
+    started = subprocess.run(
+        [sys.executable, "-c", START_DAEMON, str(tmp_path / "ready"), str(tmp_path / "d.log")],
+        cwd=Path(__file__).resolve().parents[2],  # the project root, where services/ is
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    pid = int(started.stdout.strip())
+    try:
+        assert (tmp_path / "ready").exists()  # start_daemon returned after its probe passed
+        assert not gone(pid), "the daemon ended with the command that started it"
+        assert os.getsid(pid) == pid  # its own session: the starter's terminal cannot reach it
+    finally:
+        stopped = stop_daemon(pid, name="tiny-daemon", timeout=10)
+    assert stopped
+    assert gone(pid)
+
+
+def test_a_daemon_whose_probe_never_passes_is_stopped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+
+    def never() -> str:
+        raise NotReady("socket not answering")
+
+    with pytest.raises(ChildStartError) as raised:
+        start_daemon(
+            "stuck-daemon",
+            [sys.executable, "-c", PARENT_WITH_GRANDCHILD, str(pid_file)],
+            log=tmp_path / "stuck.log",
+            probe=never,
+            start_timeout=3,
+        )
+    assert raised.value.exit_code is None
+    assert raised.value.log == tmp_path / "stuck.log"
+    assert "socket not answering" in str(raised.value)
+    parent, grandchild = pids_from(pid_file)
+    assert gone(parent) and gone(grandchild)
+
+
+def test_a_daemon_started_here_is_stopped_and_reaped_here(tmp_path: Path) -> None:
+    pid = start_daemon(
+        "local-daemon",
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        log=tmp_path / "local.log",
+    )
+    assert not gone(pid)
+    assert stop_daemon(pid, name="local-daemon", timeout=10)
+    # Reaped, not a zombie: /proc no longer has it at all.
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_probe_can_end_the_start_up_at_once(tmp_path: Path) -> None:
+    def fatal() -> str:
+        raise ChildStartError("the master it needs exited with code 1", exit_code=1)
+
+    child = ChildProcess(
+        "dependent",
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        log=tmp_path / "dep.log",
+        probe=fatal,
+        start_timeout=60,
+    )
+    started = time.monotonic()
+    with pytest.raises(ChildStartError, match="the master it needs exited") as raised:
+        child.start()
+    assert raised.value.exit_code == 1
+    assert time.monotonic() - started < 30
+    assert not child.alive()
