@@ -73,7 +73,7 @@ test-unit: $(VENV_STAMP) ## only the pure unit tests: seconds, no JVM, no networ
 lint: $(VENV_STAMP) ## ruff (lint + format check), mypy, and no test without an assertion
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
-	@.venv/bin/mypy services seed_data spark tests
+	@.venv/bin/mypy services seed_data spark bench tests
 	@$(PY) -m tests.tools.check_asserts
 
 format: $(VENV_STAMP) ## apply ruff's fixes and formatting
@@ -95,7 +95,7 @@ airflow-test: up ## the DAG under `airflow dags test` in a fresh namespace; its 
 	@$(PY) -m pytest tests/integration/test_dag_integrity.py tests/e2e/test_airflow_dag.py -q $(PYTEST_ARGS)
 
 bench: up ## run the benchmarks; figures in bench/results.json
-	@$(PY) -m services.bench
+	@$(PY) -m bench
 
 check-aws: $(VENV_STAMP) ## preflight: try every AWS endpoint and print a table with fixes
 	@PIPELINE_TARGET=aws $(PY) -m services.aws check

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("checksum", "print the sha256 of the generated rows (no database needed)")
     p = add("sample", "print events as JSON lines, one per event (no database needed)")
     p.add_argument("--limit", type=_size, default=3, help="events to print (default 3)")
-    from seed_data.bench import DEFAULT_BENCH_SIZE
+    from bench.seed import DEFAULT_BENCH_SIZE
 
     add(
         "bench",
@@ -165,7 +165,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from seed_data.bench import run
+    from bench.seed import run
 
     settings = _settings()
     with _progress_reporter(f"bench: loading {args.size:,} events", args.size) as progress:

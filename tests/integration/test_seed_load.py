@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bench.seed import run as bench_run
 from seed_data import SeedConnectionError, SeedPermissionError, generate
-from seed_data.bench import run as bench_run
 from seed_data.generate import DEFAULT_SEED, DEFAULT_SIZE, PLACEHOLDERS, event_lines
 from seed_data.load import LoadResult, connect_admin, load, read_meta
 from seed_data.schema import quote_ident

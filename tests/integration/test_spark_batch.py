@@ -20,11 +20,11 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
+from bench.landed import json_line, upload, write_events
 from seed_data.generate import events
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark import batch
-from spark.landed import json_line, upload, write_events
 from spark.questions import QUESTIONS
 from tests import spark_reference as ref
 from tests.spark_fixtures import spark_session

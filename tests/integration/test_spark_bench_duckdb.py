@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench import spark as bench
+from bench.landed import upload, write_events
 from seed_data.generate import events
 from services.settings import TABLES, Settings
-from spark import bench
-from spark.landed import upload, write_events
 from tests import spark_reference as ref
 
 pytestmark = pytest.mark.integration

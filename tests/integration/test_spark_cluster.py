@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from bench.landed import upload, write_events
 from seed_data.generate import events
 from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark import batch
 from spark.cluster import StandaloneCluster, _master_state, standalone_cluster
-from spark.landed import upload, write_events
 from tests.spark_fixtures import spark_session
 
 pytestmark = pytest.mark.integration

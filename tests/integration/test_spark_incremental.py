@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from bench.landed import json_line, upload_files, write_events
 from seed_data.generate import events
 from services.settings import TABLES, Settings
 from spark import batch, ingest
-from spark.landed import json_line, upload_files, write_events
 from spark.questions import QUESTIONS
 from tests import spark_reference as ref
 from tests.spark_fixtures import spark_session

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from bench.landed import json_line, write_events
 from seed_data.generate import events
 from services.settings import PROJECT_ROOT, load_settings
-from spark.landed import json_line, write_events
 from spark.questions import QUESTIONS
 from tests.spark_fixtures import spark_session
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services import bench
+from bench import __main__ as bench
 from services.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spark.landed import LayoutWriter
+from bench.landed import LayoutWriter
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.landed import LayoutWriter, json_line
 from services.settings import Settings, SettingsError, load_settings
 from spark import jars
 from spark.job import RunSummary
-from spark.landed import LayoutWriter, json_line
 from spark.session import CONNECTORS, session_conf
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 """Ingestion benchmark: prints figures, is not a test.
 
-    python -m services.bench_ingest [--rounds 3] [--records 200000] [--json PATH]
+    python -m bench.ingest [--rounds 3] [--records 200000] [--json PATH]
 
 (a) records/s of a plain confluent-kafka producer to the local broker (the ceiling), with
     the same factory settings as the proxy (acks=all, idempotent, lz4) and a delivery
@@ -309,7 +309,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m services.bench_ingest", description=__doc__.split("\n")[0]
+        prog="python -m bench.ingest", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--records", type=int, default=200_000)

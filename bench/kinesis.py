@@ -1,6 +1,6 @@
 """Kinesis benchmark (issue 15): prints figures, is not a test.
 
-    python -m services.bench --only kinesis
+    python -m bench --only kinesis
 
 In one run, against one REST proxy process on free ports and a fresh namespace:
 (a) records/s of the Confluent API's batched produce (500-record POST /topics/<topic>),
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import orjson
 from confluent_kafka.admin import NewTopic
 
-from services import bench_ingest
+from bench import ingest as ingest_bench
 from services.clients import clients_for
 from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import Settings
@@ -246,7 +246,7 @@ def run(
     single_requests: int = 10_000,
     single_connections: int = 32,
 ) -> dict[str, Any]:
-    rows = bench_ingest.sample_rows(records)
+    rows = ingest_bench.sample_rows(records)
     load_before = os.getloadavg()[0]
     a: list[float] = []
     b_gateway: list[float] = []

@@ -1,7 +1,7 @@
 """Benchmark of the streaming job: sustained events/s and POST -> committed Delta row latency.
 
-    python -m spark.bench_streaming [--rate 2000] [--seconds 30] [--trigger-seconds 2]
-                                    [--loads 0.5,0.8]
+    python -m bench.streaming [--rate 2000] [--seconds 30] [--trigger-seconds 2]
+                              [--loads 0.5,0.8]
 
 In a fresh namespace, starts `python -m spark.streaming run` as `make stream` does, waits
 until its queries are up, warms it up at the same rate for `--warmup-seconds` (class loading
@@ -370,7 +370,7 @@ def bench(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark.bench_streaming", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.streaming", description=__doc__)
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s, all topics")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to post")
     parser.add_argument("--warmup-seconds", type=float, default=20.0, help="not measured")

@@ -1,7 +1,7 @@
 """Benchmark: the Spark batch job vs DuckDB on the same landed objects in S3, by data size.
 
-    python -m spark.bench                       # 11,153 and 1,000,000 events
-    python -m spark.bench --sizes 11153         # just the default data set
+    python -m bench.spark                       # 11,153 and 1,000,000 events
+    python -m bench.spark --sizes 11153         # just the default data set
 
 For each size: generate the events (`seed_data.generate`, seed 0) once into the sink's
 object layout under `<cache_dir>/bench/`, upload those objects to a bench namespace's
@@ -30,9 +30,9 @@ from minio.deleteobjects import DeleteObject
 from rich.console import Console
 from rich.table import Table
 
+from bench.landed import upload_files, write_events
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings, SettingsError, load_settings
-from spark.landed import upload_files, write_events
 
 DEFAULT_SIZES = (11_153, 1_000_000)
 SEED = 0
@@ -503,7 +503,7 @@ def print_results(results: list[dict[str, Any]], console: Console | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.spark", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)

@@ -1,8 +1,8 @@
 """`make bench`: every performance figure of the project, into `bench/results.json`.
 
-    python -m services.bench                      # every section (what `make bench` runs)
-    python -m services.bench --only ingest,seed   # refresh some sections, keep the others
-    python -m services.bench --readme             # the README's "How fast" paragraph
+    python -m bench                      # every section (what `make bench` runs)
+    python -m bench --only ingest,seed   # refresh some sections, keep the others
+    python -m bench --readme             # the README's "How fast" paragraph
 
 Each section is a function registered with `@section(...)` below; it returns its figures as
 a dict. Every section written carries its own metadata (`measured_at`, the git `commit` and
@@ -15,8 +15,8 @@ To add a section (one function, one decorator):
 
     @section("kinesis", "records/s through the Kinesis-shaped API")
     def kinesis(settings: Settings, quick: bool) -> dict[str, Any]:
-        from services.kinesis import bench
-        return bench.run(settings, records=10_000 if quick else 100_000)
+        from bench import kinesis as kinesis_bench
+        return kinesis_bench.run(settings, records=10_000 if quick else 100_000)
 """
 
 from __future__ import annotations
@@ -163,23 +163,23 @@ def idle_memory(settings: Settings, quick: bool) -> dict[str, Any]:
 
 @section("seed", "bulk load of the spoof database into a scratch database")
 def seed(settings: Settings, quick: bool) -> dict[str, Any]:
-    from seed_data import bench
+    from bench import seed as seed_bench
 
-    return bench.run(settings, size=100_000 if quick else 1_000_000)
+    return seed_bench.run(settings, size=100_000 if quick else 1_000_000)
 
 
 @section("ingest", "plain producer vs REST proxy, single-record requests, full replay")
 def ingest(settings: Settings, quick: bool) -> dict[str, Any]:
-    from services import bench_ingest
+    from bench import ingest as ingest_bench
 
     if quick:
-        return bench_ingest.run(settings, rounds=1, records=50_000, single_requests=5_000)
-    return bench_ingest.run(settings)
+        return ingest_bench.run(settings, rounds=1, records=50_000, single_requests=5_000)
+    return ingest_bench.run(settings)
 
 
 @section("kinesis", "PutRecords 500/call vs the Confluent API's batched produce; PUT .../record/s")
 def kinesis(settings: Settings, quick: bool) -> dict[str, Any]:
-    from services.kinesis import bench as kinesis_bench
+    from bench import kinesis as kinesis_bench
 
     if quick:
         return kinesis_bench.run(settings, rounds=1, records=20_000, single_requests=3_000)
@@ -188,25 +188,25 @@ def kinesis(settings: Settings, quick: bool) -> dict[str, Any]:
 
 @section("landing", "Kafka -> S3 sink -> S3: records/s, POST -> visible in S3 latency")
 def landing(settings: Settings, quick: bool) -> dict[str, Any]:
-    from services import bench_landing
+    from bench import landing as landing_bench
 
-    return bench_landing.run(settings, records=20_000 if quick else 50_000)
+    return landing_bench.run(settings, records=20_000 if quick else 50_000)
 
 
 @section("spark", "the Spark batch job vs DuckDB on the same S3 objects")
 def spark_batch(settings: Settings, quick: bool) -> dict[str, Any]:
-    from spark import bench
+    from bench import spark as spark_bench
 
-    runs = bench.run(settings, sizes=(11_153, 100_000 if quick else 1_000_000))
+    runs = spark_bench.run(settings, sizes=(11_153, 100_000 if quick else 1_000_000))
     # Seconds per stage (startup, read, clean, questions, write) of each full run, its
     # incremental run and DuckDB's, for whoever reads the terminal.
-    bench.print_results(runs)
+    spark_bench.print_results(runs)
     return {"runs": runs}
 
 
 @section("streaming", "Structured Streaming into Delta: capacity, latency at 50%/80% of it")
 def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
-    from spark import bench_streaming
+    from bench import streaming as bench_streaming
 
     ns = settings.model_copy(update={"pipeline_user_id": f"bench{uuid.uuid4().hex[:8]}"})
     try:
@@ -516,7 +516,7 @@ def run_sections(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m services.bench",
+        prog="python -m bench",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="sections:\n" + "\n".join(f"  {s.name:<10} {s.help}" for s in SECTIONS.values()),

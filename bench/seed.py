@@ -1,6 +1,6 @@
 """Time a bulk load into a scratch database (never the shared one), then drop it.
 
-python -m seed_data bench --size 1000000
+python -m seed_data bench --size 1000000   (or `python -m bench --only seed`)
 """
 
 from __future__ import annotations

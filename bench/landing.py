@@ -1,6 +1,6 @@
 """Landing benchmark: prints figures, is not a test.
 
-    python -m services.bench_landing [--records 50000] [--posts 400] [--rate 20] [--rounds 2]
+    python -m bench.landing [--records 50000] [--posts 400] [--rate 20] [--rounds 2]
 
 The S3 sink is each namespace's connector (connect/s3-sink) in the stack's Kafka Connect
 worker. Each round takes a fresh namespace, which `lifecycle.ensure_namespace` gives its
@@ -321,7 +321,7 @@ def _run(base: Settings, *, records: int, posts: int, rate: float, rounds: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.bench_landing", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.landing", description=__doc__)
     parser.add_argument("--records", type=int, default=50_000, help="(a) records to land")
     parser.add_argument("--posts", type=int, default=400, help="(b) one-record POSTs")
     parser.add_argument("--rate", type=float, default=20.0, help="(b) POSTs per second")
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.records < 1 or args.posts < 1 or args.rate <= 0 or args.rounds < 1:
         print(
-            "bench_landing: --records, --posts and --rounds must be >= 1, --rate > 0",
+            "bench.landing: --records, --posts and --rounds must be >= 1, --rate > 0",
             file=sys.stderr,
         )
         return 2
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds=args.rounds,
         )
     except (SettingsError, BenchError) as exc:
-        print(f"bench_landing: {exc}", file=sys.stderr)
+        print(f"bench.landing: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
