@@ -24,7 +24,7 @@ from services.clients import clients_for
 from services.emulator import replay
 from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark.questions import QUESTIONS
-from tests.conftest import drop_namespace, fresh_namespace, seeded_database
+from tests.support.namespaces import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.e2e
 

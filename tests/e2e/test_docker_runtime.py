@@ -20,7 +20,7 @@ from services.settings import Settings
 from services.stack import connectors, container_engine, docker_runtime, lifecycle
 from services.stack.errors import StackError
 from services.stack.ports import is_listening
-from tests.conftest import drop_namespace
+from tests.support.namespaces import drop_namespace
 
 # Cold, the engine fixture installs podman, builds a Debian base and six images (about
 # 12 minutes on two cores) before the first test's own time starts.

@@ -8,7 +8,8 @@ is brought back up in a `finally`. Each case asserts
 - the fault happened: a new pid answers, the service's probe failed after the kill, and the
   down time was measured (plus what the pipeline counted: emulator retries, the S3 writes the
   connector was refused);
-- nothing lost, nothing doubled, counted from independent sources (tests/e2e/checks.py);
+- nothing lost, nothing doubled, counted from independent sources
+  (tests/support/pipeline_checks.py);
 - the nine answers equal the plain-Python reference.
 
 The S3 sink is the namespace's connector in the Kafka Connect worker: "connect" SIGKILLs the
@@ -27,8 +28,8 @@ import pytest
 
 from services.demo import faults
 from services.settings import Settings
-from tests.e2e import checks
-from tests.spark_fixtures import spark_session
+from tests.support import pipeline_checks as checks
+from tests.support.spark_session import spark_session
 
 __all__ = ["spark_session"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.settings import PROJECT_ROOT, Settings
-from tests.conftest import drop_namespace
+from tests.support.namespaces import drop_namespace
 
 pytestmark = pytest.mark.e2e
 

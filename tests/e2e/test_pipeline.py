@@ -3,7 +3,7 @@
 Each test runs the demo's stages in its own namespace (PIPELINE_USER_ID) and its own MySQL
 database, so runs never collide, and checks the reconciliation exactly, the counts from
 independent sources, and every answer against an independent computation from the MySQL rows
-(tests/e2e/checks.py). The fault cases are in test_faults.py.
+(tests/support/pipeline_checks.py). The fault cases are in test_faults.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import pytest
 from services.clients import clients_for
 from services.demo.run import DemoResult
 from services.settings import TABLES, Settings
-from tests.e2e import checks, png
-from tests.spark_fixtures import spark_session
+from tests.support import pipeline_checks as checks
+from tests.support import png
+from tests.support.spark_session import spark_session
 
 __all__ = ["spark_session"]
 

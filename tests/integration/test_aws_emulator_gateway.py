@@ -32,7 +32,7 @@ from services.emulator import live
 from services.rest_proxy.child import proxy_process, with_free_ports
 from services.runner.child import free_port
 from services.settings import TABLES, Settings
-from tests.conftest import drop_namespace, fresh_namespace, seeded_database
+from tests.support.namespaces import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 

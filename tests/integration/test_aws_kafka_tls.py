@@ -19,7 +19,7 @@ from services.aws import profile as aws_profile
 from services.aws.preflight import CheckFailed
 from services.clients.aws import AwsClients
 from services.settings import Settings
-from tests import fake_aws
+from tests.support import fake_aws
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from services.aws import preflight
 from services.aws.preflight import Check, CheckFailed, Masker, Row, run_preflight
 from services.aws.profile import VARIABLES
 from services.settings import PROJECT_ROOT, Settings
-from tests import fake_aws
+from tests.support import fake_aws
 
 pytestmark = pytest.mark.integration
 

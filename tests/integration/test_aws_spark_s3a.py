@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.settings import PROJECT_ROOT
-from tests import fake_aws
+from tests.support import fake_aws
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 from services.clients import clients_for
 from services.settings import PROJECT_ROOT, Settings
 from services.stack import connectors, lifecycle
-from tests.conftest import SESSION, drop_namespace
+from tests.support.namespaces import drop_namespace
+from tests.support.stack_state import SESSION
 
 pytestmark = pytest.mark.integration
 

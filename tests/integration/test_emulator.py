@@ -33,7 +33,7 @@ from services.rest_proxy.child import proxy_process, with_free_ports
 from services.runner.child import ChildProcess, free_port
 from services.runner.wait import NotReady
 from services.settings import SOURCE_TABLES, TABLES, Settings
-from tests.conftest import drop_namespace, fresh_namespace, seeded_database
+from tests.support.namespaces import drop_namespace, fresh_namespace, seeded_database
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,8 @@ from services.emulator import live, replay
 from services.kinesis.names import MAX_RECORD_BYTES
 from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import TABLES, Settings
-from tests import fake_aws
-from tests.conftest import seeded_database
+from tests.support import fake_aws
+from tests.support.namespaces import seeded_database
 
 pytestmark = pytest.mark.integration
 

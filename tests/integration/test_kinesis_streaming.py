@@ -19,7 +19,7 @@ from services.rest_proxy.child import proxy_process, with_free_ports
 from services.settings import TABLES, Settings
 from spark.streaming.job import streaming_session
 from spark.streaming.show import read_table
-from tests.integration.test_streaming import EVENTS, run_once
+from tests.support.streaming import EVENTS, run_once
 
 pytestmark = pytest.mark.integration
 

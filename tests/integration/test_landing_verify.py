@@ -24,7 +24,7 @@ from services.clients import clients_for
 from services.landing import verify, wait_until_landed
 from services.landing.layout import dead_letter_key, object_key
 from services.settings import PROJECT_ROOT, Settings
-from tests.integration.test_s3_sink import (
+from tests.support.private_s3 import (
     PrivateS3,
     drop_private_namespace,
     private_namespace,

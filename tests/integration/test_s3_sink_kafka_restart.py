@@ -16,8 +16,8 @@ from services.landing import wait_until_landed
 from services.runner.child import free_port
 from services.settings import Settings
 from services.stack import bootstrap, connectors, definitions, standalone
-from tests.integration.test_connect_s3_sink_worker_kill import PrivateWorker
-from tests.integration.test_s3_sink import PrivateS3, private_s3, produce, values
+from tests.support.private_connect import PrivateWorker
+from tests.support.private_s3 import PrivateS3, private_s3, produce, values
 
 pytestmark = pytest.mark.integration
 __all__ = ["private_s3"]  # the module-scoped fixture, shared with the sink tests

@@ -2,7 +2,7 @@
 
 Events come from `seed_data.generate`, plus duplicate and corrupt lines, written in the S3
 sink's layout into a fresh namespace. Spark's answers are compared with an independent
-plain-Python computation over the same lines (`tests/spark_reference.py`), and the Parquet
+plain-Python computation over the same lines (`tests/support/spark_reference.py`), and the Parquet
 outputs are read back with DuckDB.
 """
 
@@ -26,8 +26,8 @@ from services.clients import clients_for
 from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark import batch
 from spark.questions import QUESTIONS
-from tests import spark_reference as ref
-from tests.spark_fixtures import spark_session
+from tests.support import spark_reference as ref
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
 __all__ = ["spark_session"]

@@ -16,7 +16,7 @@ from bench import spark as bench
 from bench.landed import upload, write_events
 from seed_data.generate import events
 from services.settings import TABLES, Settings
-from tests import spark_reference as ref
+from tests.support import spark_reference as ref
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from spark.clean import (
     split_corrupt,
 )
 from spark.schemas import GEO, PIN, USER
-from tests.spark_fixtures import spark_session
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]

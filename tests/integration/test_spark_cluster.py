@@ -23,7 +23,7 @@ from seed_data.generate import events
 from services.settings import PROJECT_ROOT, TABLES, Settings
 from spark import batch
 from spark.cluster import StandaloneCluster, _master_state, standalone_cluster
-from tests.spark_fixtures import spark_session
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
 __all__ = ["spark_session"]

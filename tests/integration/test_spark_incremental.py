@@ -20,8 +20,8 @@ from seed_data.generate import events
 from services.settings import TABLES, Settings
 from spark import batch, ingest
 from spark.questions import QUESTIONS
-from tests import spark_reference as ref
-from tests.spark_fixtures import spark_session
+from tests.support import spark_reference as ref
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
 __all__ = ["spark_session"]

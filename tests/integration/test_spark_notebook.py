@@ -18,7 +18,7 @@ from bench.landed import json_line, write_events
 from seed_data.generate import events
 from services.settings import PROJECT_ROOT, load_settings
 from spark.questions import QUESTIONS
-from tests.spark_fixtures import spark_session
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark import questions as q
-from tests.spark_fixtures import spark_session
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
 __all__ = ["spark_session"]

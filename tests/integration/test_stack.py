@@ -141,7 +141,7 @@ def test_up_is_idempotent_and_leaves_healthy_services_alone(stack: Settings) -> 
 def test_new_namespace_sits_beside_the_others(stack: Settings) -> None:
     import os
 
-    from tests.conftest import drop_namespace
+    from tests.support.namespaces import drop_namespace
 
     uid = f"side{uuid.uuid4().hex[:8]}"
     try:
@@ -215,7 +215,7 @@ def test_status_and_logs_leave_the_state_folder_untouched(stack: Settings) -> No
 
 def test_drop_namespace_removes_topics_and_bucket(stack: Settings) -> None:
     from services.stack import bootstrap
-    from tests.conftest import fresh_namespace
+    from tests.support.namespaces import fresh_namespace
 
     settings = fresh_namespace(stack, prefix="drop")
     s3 = clients_for(settings).s3()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from services.settings import Settings
-from tests.tools import stack_state
-from tests.tools.stack_state import SESSION
+from tests.support import stack_state
+from tests.support.stack_state import SESSION
 
 pytestmark = pytest.mark.integration
 

@@ -6,15 +6,10 @@ process only produces events and reads the Delta tables back.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from minio.deleteobjects import DeleteObject
@@ -22,109 +17,26 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from services.clients import clients_for
-from services.settings import PROJECT_ROOT, TABLES, Settings
+from services.runner.wait import NotReady
+from services.settings import TABLES, Settings
 from spark.questions import QUESTIONS
 from spark.streaming.job import streaming_session
 from spark.streaming.layout import QUARANTINE
 from spark.streaming.lease import LEASE_KEY, TTL_S, LeaseHeld, NamespaceLease
 from spark.streaming.show import read_table, read_tables
+from tests.support.streaming import (
+    MALFORMED,
+    exit_code,
+    job,
+    output,
+    produce,
+    run_once,
+    run_once_with,
+)
 
 pytestmark = pytest.mark.integration
 
 N = 200
-JOB_TIMEOUT_S = 300
-
-
-def pin_event(i: int) -> dict[str, object]:
-    return {
-        "index": i,
-        "unique_id": f"uid-{i}",
-        "title": "No Title Data Available" if i % 10 == 0 else f"title {i}",
-        "description": f"description {i}",
-        "poster_name": f"poster {i % 7}",
-        "follower_count": "51k" if i % 2 else "1M",
-        "tag_list": "a,b",
-        "is_image_or_video": "image",
-        "image_src": f"https://example.invalid/{i}.jpg",
-        "downloaded": 1,
-        "save_location": f"Local save in /data/c{i % 3}",
-        "category": f"c{i % 3}",
-    }
-
-
-def geo_event(i: int) -> dict[str, object]:
-    return {
-        "ind": i,
-        "timestamp": "2020-01-02 03:04:05",
-        "latitude": -45.5 + i / 1000,
-        "longitude": 120.25,
-        "country": f"Country {i % 5}",
-    }
-
-
-def user_event(i: int) -> dict[str, object]:
-    return {
-        "ind": i,
-        "first_name": "Ada",
-        "last_name": f"L{i}",
-        "age": 20 + i % 40,
-        "date_joined": "2016-05-06 07:08:09",
-    }
-
-
-EVENTS = {"pin": pin_event, "geo": geo_event, "user": user_event}
-
-#: One bad event per topic, each a different way of being bad.
-MALFORMED: dict[str, bytes] = {
-    "pin": json.dumps({"title": "an event with no index"}).encode(),
-    "geo": b"this is not json {",
-    "user": json.dumps({"ind": "seven", "first_name": "A", "age": 3}).encode(),
-}
-
-
-def produce(settings: Settings, n: int, *, malformed: bool = False) -> None:
-    producer = clients_for(settings).kafka_producer()
-    failures: list[str] = []
-
-    def on_delivery(err: object, _msg: object) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    for i in range(n):
-        for table in TABLES:
-            value = json.dumps(EVENTS[table](i)).encode()
-            producer.produce(settings.streaming_topic(table), value, on_delivery=on_delivery)
-        producer.poll(0)
-    if malformed:
-        for table, value in MALFORMED.items():
-            producer.produce(settings.streaming_topic(table), value, on_delivery=on_delivery)
-    assert producer.flush(30) == 0
-    assert failures == []
-
-
-def job(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PIPELINE_USER_ID": settings.pipeline_user_id}
-    # Its own process group: a SIGKILL to the group takes the JVM down with Python.
-    return subprocess.Popen(
-        [sys.executable, "-m", "spark.streaming", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def run_once(settings: Settings) -> str:
-    return run_once_with(settings)
-
-
-def run_once_with(settings: Settings, *args: str) -> str:
-    proc = job(settings, "once", *args)
-    out, _ = proc.communicate(timeout=JOB_TIMEOUT_S)
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0, text
-    return text
 
 
 @pytest.fixture
@@ -202,15 +114,17 @@ def test_once_writes_exactly_n_cleaned_rows_and_quarantines_the_bad(
     assert [tuple(r) for r in answer] == expected
 
 
-def _first_data_commit(settings: Settings, proc: subprocess.Popen[bytes], deadline: float) -> None:
-    """Wait until the pin table has its first micro-batch committed (Delta version 1)."""
+def first_data_commit(settings: Settings) -> Callable[[], str]:
+    """A probe: the pin table has its first micro-batch committed (Delta version 1)."""
     s3 = clients_for(settings).s3()
     key = "delta/pin/_delta_log/00000000000000000001.json"
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(True for _ in s3.list_objects(settings.bucket, prefix=key)):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"no micro-batch committed to {key} (job exit code {proc.poll()})")
+
+    def committed() -> str:
+        if not any(True for _ in s3.list_objects(settings.bucket, prefix=key)):
+            raise NotReady(f"no micro-batch committed to {key} yet")
+        return "committed"
+
+    return committed
 
 
 def test_killed_mid_stream_then_restarted_holds_exactly_n(
@@ -218,15 +132,15 @@ def test_killed_mid_stream_then_restarted_holds_exactly_n(
 ) -> None:
     produce(stream_ns, N)
     # Small micro-batches so the stream is still busy when it is killed.
-    proc = job(stream_ns, "run", "--trigger-seconds", "1", "--max-events-per-trigger", "20")
-    try:
-        _first_data_commit(stream_ns, proc, time.monotonic() + JOB_TIMEOUT_S)
-    finally:
-        # If it died on its own, the return code below says how.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, out.decode(errors="replace")
+    # Started = its first micro-batch committed; a job that exits first fails the start.
+    proc = job(
+        stream_ns,
+        *("run", "--trigger-seconds", "1", "--max-events-per-trigger", "20"),
+        ready=first_data_commit(stream_ns),
+    )
+    proc.kill()  # SIGKILL to its group: the JVM goes with Python
+    assert proc.proc is not None
+    assert proc.proc.returncode == -signal.SIGKILL, output(proc)
 
     killed = counts(spark, stream_ns)
     assert 0 < killed["pin"][0] < N, killed
@@ -239,9 +153,12 @@ def test_killed_mid_stream_then_restarted_holds_exactly_n(
 def test_a_namespace_that_was_never_created_is_one_clear_error(stack: Settings) -> None:
     missing = stack.model_copy(update={"pipeline_user_id": "never-created-ns"})
     proc = job(missing, "once")
-    out, _ = proc.communicate(timeout=120)
-    text = out.decode(errors="replace")
-    assert proc.returncode == 1, text
+    try:
+        code = exit_code(proc, timeout=120)
+    finally:
+        proc.stop()
+    text = output(proc)
+    assert code == 1, text
     assert "error: bucket user-never-created-ns-bucket does not exist: `make up`" in text
     assert "Traceback" not in text
 
@@ -262,40 +179,46 @@ def test_the_same_events_produced_twice_give_exactly_n_rows(
     assert counts(spark, stream_ns) == {t: (N, N) for t in TABLES}
 
 
-def _lease_taken(settings: Settings, proc: subprocess.Popen[bytes], deadline: float) -> None:
+def lease_taken(settings: Settings) -> Callable[[], str]:
+    """A probe: the namespace's streaming lease object exists."""
     s3 = clients_for(settings).s3()
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(True for _ in s3.list_objects(settings.bucket, prefix=LEASE_KEY)):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"no lease at {LEASE_KEY} (job exit code {proc.poll()})")
+
+    def taken() -> str:
+        if not any(True for _ in s3.list_objects(settings.bucket, prefix=LEASE_KEY)):
+            raise NotReady(f"no lease at {LEASE_KEY} yet")
+        return "taken"
+
+    return taken
 
 
 def test_a_second_job_on_the_namespace_exits_non_zero_with_a_message(
     stream_ns: Settings,
 ) -> None:
     produce(stream_ns, 20)
-    first = job(stream_ns, "run", "--trigger-seconds", "1")
+    first = job(stream_ns, "run", "--trigger-seconds", "1", ready=first_data_commit(stream_ns))
     try:
-        _first_data_commit(stream_ns, first, time.monotonic() + JOB_TIMEOUT_S)
         second = job(stream_ns, "once")
-        out, _ = second.communicate(timeout=120)
-        text = out.decode(errors="replace")
-        assert second.returncode == 1, text
+        try:
+            code = exit_code(second, timeout=120)
+        finally:
+            second.stop()
+        text = output(second)
+        assert code == 1, text
         ns = stream_ns.pipeline_user_id
         assert f"error: another streaming job is running for namespace {ns}: " in text
         assert f"pid {first.pid} on " in text
         assert "Traceback" not in text
-        assert first.poll() is None  # the first job goes on
+        assert first.alive()  # the first job goes on
     finally:
-        # As `make stream` stops: SIGTERM to the Python process, which stops its queries.
-        first.send_signal(signal.SIGTERM)
+        # As `make stream` stops: SIGTERM to the Python process alone, which stops its
+        # queries and its JVM; the group is killed only if that takes over 120 s.
+        assert first.pid is not None
+        os.kill(first.pid, signal.SIGTERM)
         try:
-            first_out, _ = first.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(first.pid, signal.SIGKILL)
-            first_out, _ = first.communicate(timeout=60)
-    assert first.returncode == 0, first_out.decode(errors="replace")
+            first_code = exit_code(first, timeout=120)
+        finally:
+            first.kill()
+    assert first_code == 0, output(first)
     # A clean stop gives the lease back: the next job starts at once.
     s3 = clients_for(stream_ns).s3()
     assert not any(True for _ in s3.list_objects(stream_ns.bucket, prefix=LEASE_KEY))
@@ -305,14 +228,10 @@ def test_a_job_killed_by_sigkill_does_not_hold_the_namespace(
     stream_ns: Settings, spark: SparkSession
 ) -> None:
     produce(stream_ns, 20)
-    proc = job(stream_ns, "run", "--trigger-seconds", "1")
-    try:
-        _lease_taken(stream_ns, proc, time.monotonic() + JOB_TIMEOUT_S)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    proc = job(stream_ns, "run", "--trigger-seconds", "1", ready=lease_taken(stream_ns))
+    proc.kill()
+    assert proc.proc is not None
+    assert proc.proc.returncode == -signal.SIGKILL, output(proc)
     s3 = clients_for(stream_ns).s3()
     assert any(True for _ in s3.list_objects(stream_ns.bucket, prefix=LEASE_KEY))
     out = run_once(stream_ns)  # its process is gone: the lease is taken over, not waited for

@@ -17,12 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.unit_isolation import UnitIsolationError
+
 FORBIDDEN_PROGRAMS = {"java", "spark-submit", "spark-class", "mvn", "docker"}
 MOVE = "a unit test must not {what}: make it pure, or move it to tests/integration"
-
-
-class UnitIsolationError(RuntimeError):
-    pass
 
 
 def _is_loopback(host: object) -> bool:

@@ -22,7 +22,7 @@ from services.aws.profile import VARIABLES
 from services.clients import clients_for
 from services.clients.aws import AwsClients, AwsCredentialsError
 from services.settings import Settings, SettingsError
-from tests import fake_aws
+from tests.support import fake_aws
 
 pytestmark = pytest.mark.unit
 

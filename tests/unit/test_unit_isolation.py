@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.unit.conftest import UnitIsolationError
+from tests.support.unit_isolation import UnitIsolationError
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ and no call of a helper that asserts.
 A helper "asserts" when it is a function (in the same module, or imported from `tests.`) whose
 own body asserts, raises, or calls such a helper in turn. `make lint` runs this, so CI does.
 
-    python -m tests.tools.check_asserts [paths...]   (default: tests/)
+    python -m tests.support.check_asserts [paths...]   (default: tests/)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.check_asserts import main
+from tests.support.check_asserts import main
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,7 @@
 """One local SparkSession per test run, shared by every Spark test module.
 
-Import the fixture into a test module (`from tests.spark_fixtures import spark_session`). PySpark
+Import the fixture into a test module
+(`from tests.support.spark_session import spark_session`). PySpark
 starts one JVM per process; the session is built by `spark.session.build_session`, so the
 tests run with the same configuration as the job (quiet, UTC, 4 shuffle partitions).
 """

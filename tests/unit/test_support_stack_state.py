@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from services.settings import Settings
-from tests.tools.stack_state import (
+from tests.support.stack_state import (
     StackState,
     connector_namespace,
     is_test_namespace,

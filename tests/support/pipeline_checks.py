@@ -5,7 +5,7 @@
 - S3: every landed object read back here, each line placed at its (topic, partition, offset)
   from the connector's object name; nothing of `services.landing` is used.
 - Spark: the batch job's cleaned rows and its nine answers, compared with
-  `tests/spark_reference.py` (plain Python, shares no code with the job).
+  `tests/support/spark_reference.py` (plain Python, shares no code with the job).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from services.clients import clients_for
 from services.demo.run import DemoResult, run_demo
 from services.emulator.source import INDEX_COLUMNS
 from services.settings import SOURCE_TABLES, TABLES, Settings
-from tests import spark_reference as reference
-from tests.conftest import drop_namespace, seeded_database
+from tests.support import spark_reference as reference
+from tests.support.namespaces import drop_namespace, seeded_database
 
 Rows = dict[str, list[dict[str, object]]]
 
