@@ -242,14 +242,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--with",
         dest="extra",
         action="append",
-        choices=["kafka", "delta"],
+        choices=["kafka", "delta", "msk-iam"],
         default=[],
-        help="also resolve the streaming connectors",
+        help="also resolve the streaming connectors (msk-iam: MSK IAM's login module, which "
+        "the streaming job needs with PIPELINE_TARGET=aws and KAFKA_AUTH=iam)",
     )
     args = parser.parse_args(argv)
+    # Here, not at the top: every Spark session imports this module, few need AWS's clients.
+    from services.clients.aws import MSK_IAM_AUTH_JAR
+
     coords = list(S3A)
     for name in args.extra:
-        coords += list({"kafka": KAFKA, "delta": DELTA}[name])
+        coords += list({"kafka": KAFKA, "delta": DELTA, "msk-iam": (MSK_IAM_AUTH_JAR,)}[name])
     try:
         jars = ensure_jars(load_settings(), coords)
     except (JarResolutionError, SettingsError) as exc:

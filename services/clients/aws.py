@@ -31,8 +31,13 @@ from sqlalchemy import Engine, event
 
 from services.aws import profile as aws_profile
 from services.aws.profile import AwsProfile
-from services.clients.base import ClientFactory
+from services.clients.base import ClientFactory, SparkOptions
 from services.settings import Settings, SettingsError
+
+#: The Java client's MSK IAM login module. Only its own jar (`nodeps`): the AWS SDK v2 classes
+#: it uses come from the SDK bundle hadoop-aws already puts on Spark's class path, so there is
+#: one AWS SDK in the JVM, not two of different versions.
+MSK_IAM_AUTH_JAR = "software.amazon.msk:aws-msk-iam-auth:2.4.0:nodeps"
 
 
 class AwsCredentialsError(SettingsError):
@@ -60,6 +65,8 @@ class InsecureMySQLError(ConnectionError):
 
 
 class AwsClients(ClientFactory):
+    target = "aws"
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._botocore: botocore.session.Session | None = None
@@ -154,6 +161,48 @@ class AwsClients(ClientFactory):
                 }
             )
         return conf
+
+    def spark_kafka_options(self) -> SparkOptions:
+        p = self.profile(aws_profile.KAFKA)
+        s = self.settings
+        options = SparkOptions(
+            {
+                "kafka.bootstrap.servers": ",".join(str(b) for b in p.brokers),
+                # TLS verified against the JVM's trust store, which holds Amazon's roots.
+                "kafka.security.protocol": "SASL_SSL",
+            }
+        )
+        if p.kafka_auth == "iam":
+            # The Java side of MSK IAM: the login module signs with the default AWS chain.
+            options.update(
+                {
+                    "kafka.sasl.mechanism": "AWS_MSK_IAM",
+                    "kafka.sasl.jaas.config": (
+                        "software.amazon.msk.auth.iam.IAMLoginModule required;"
+                    ),
+                    "kafka.sasl.client.callback.handler.class": (
+                        "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+                    ),
+                }
+            )
+        else:
+            user = _jaas_quoted(s.kafka_sasl_username)
+            secret = _jaas_quoted(s.kafka_sasl_password.get_secret_value())
+            options.update(
+                {
+                    "kafka.sasl.mechanism": "SCRAM-SHA-512",
+                    "kafka.sasl.jaas.config": (
+                        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                        f"username={user} password={secret};"
+                    ),
+                }
+            )
+        return options
+
+    def spark_kafka_jars(self) -> tuple[str, ...]:
+        if self.profile(aws_profile.KAFKA).kafka_auth == "iam":
+            return (MSK_IAM_AUTH_JAR,)
+        return ()
 
     # librdkafka asks `oauth_cb` for an MSK IAM token only while the application polls; an
     # AdminClient whose first call is list_topics() would wait for a token that never comes.
@@ -250,6 +299,12 @@ class TlsOnlyConnection(Connection):
                 "logs in in plaintext: check MYSQL_HOST is the RDS endpoint"
             )
         super()._request_authentication()  # type: ignore[misc]
+
+
+def _jaas_quoted(value: str) -> str:
+    """A JAAS option value in double quotes; Kafka's JAAS parser reads backslash escapes."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 _Client = TypeVar("_Client", Producer, Consumer, AdminClient)

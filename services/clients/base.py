@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
 from confluent_kafka import Consumer, Producer
@@ -14,8 +14,24 @@ from sqlalchemy import Engine, create_engine
 from services.settings import Settings
 
 
+class SparkOptions(dict[str, str]):
+    """Spark reader options whose repr hides credentials, so logging them leaks nothing."""
+
+    #: Options whose values may carry a secret (a JAAS line holds the SCRAM password).
+    SECRET_KEYS = frozenset({"kafka.sasl.jaas.config", "kafka.ssl.key.password"})
+
+    def __repr__(self) -> str:
+        shown = {k: "<hidden>" if k in self.SECRET_KEYS else v for k, v in self.items()}
+        return repr(shown)
+
+    __str__ = __repr__
+
+
 class ClientFactory(abc.ABC):
     """Builds every client the pipeline uses, for one target."""
+
+    #: The PIPELINE_TARGET this factory serves.
+    target: ClassVar[str]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -69,6 +85,18 @@ class ClientFactory(abc.ABC):
 
     def kafka_admin(self, **overrides: Any) -> AdminClient:
         return AdminClient({**self.kafka_config(), **overrides})
+
+    @abc.abstractmethod
+    def spark_kafka_options(self) -> SparkOptions:
+        """Spark's Kafka source options: the Java client's settings, `kafka.`-prefixed.
+
+        Not a translation of `kafka_config()`: librdkafka's SASL callbacks (MSK IAM tokens)
+        have no Java equivalent, so each target writes the Java client's own settings.
+        """
+
+    def spark_kafka_jars(self) -> tuple[str, ...]:
+        """Maven coordinates the Java Kafka client needs on top of Spark's Kafka connector."""
+        return ()
 
     # --- S3 -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -7,12 +7,18 @@ from urllib.parse import urlparse
 
 from minio import Minio
 
-from services.clients.base import ClientFactory
+from services.clients.base import ClientFactory, SparkOptions
 
 
 class LocalClients(ClientFactory):
+    target = "local"
+
     def kafka_config(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.settings.kafka_bootstrap_servers}
+
+    def spark_kafka_options(self) -> SparkOptions:
+        # The sandbox's plaintext listener: the servers are all the Java client needs.
+        return SparkOptions({"kafka.bootstrap.servers": self.settings.kafka_bootstrap_servers})
 
     def s3(self) -> Minio:
         s = self.settings

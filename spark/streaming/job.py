@@ -14,8 +14,9 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from services.clients import clients_for
 from services.settings import TABLES, Settings
-from spark.session import build_session
+from spark.session import CONNECTORS, build_session
 from spark.streaming.layout import QUARANTINE, checkpoint_path, query_name
 from spark.streaming.lease import NamespaceLease, lease_for
 from spark.streaming.preflight import check_bucket, check_topics
@@ -72,9 +73,11 @@ class StreamOptions:
 
 def streaming_session(settings: Settings) -> SparkSession:
     # A long-running job: the full JIT pays off (quick_jit is for one-minute batch runs).
+    # The target may need a jar beside Spark's Kafka connector (MSK IAM's login module).
     return build_session(
         settings,
         "pinterest-streaming",
+        connectors=(*CONNECTORS, *clients_for(settings).spark_kafka_jars()),
         extra_conf={**DELTA_CONF, **STREAMING_CONF},
         quick_jit=False,
     )

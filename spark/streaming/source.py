@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from services.clients import clients_for
+from services.clients import ClientFactory, clients_for
+from services.clients.base import SparkOptions
 from services.settings import Settings
 from spark.schemas import CORRUPT_COLUMN, SOURCE, with_corrupt_column
+
+log = logging.getLogger("spark.streaming")
 
 
 class StreamingConfigError(ValueError):
     """The streaming job cannot be configured as asked; the message names the fix."""
 
 
-def kafka_options(settings: Settings) -> dict[str, str]:
-    """Spark's Kafka source options, from the one client factory's Kafka settings."""
-    return spark_kafka_options(clients_for(settings).kafka_config(), settings.kafka_auth)
+def kafka_options(clients: ClientFactory) -> SparkOptions:
+    """Spark's Kafka source options for this target, from the one client factory.
 
-
-def spark_kafka_options(conf: Mapping[str, object], auth: str) -> dict[str, str]:
-    """librdkafka settings -> the Java client's, as `kafka.`-prefixed source options.
-
-    The two clients share names for the plain settings (servers, security protocol); SASL
-    callbacks and credentials (MSK IAM, SCRAM) do not translate, so those are refused.
+    Logged with credentials hidden: a SCRAM password sits inside the JAAS line.
     """
-    unsupported = sorted(k for k in conf if k.startswith(("sasl.", "oauth")))
-    if unsupported:
-        raise StreamingConfigError(
-            f"the streaming job cannot pass KAFKA_AUTH={auth} to Spark's Kafka source yet "
-            f"({', '.join(unsupported)} have no Java equivalent here): run it with "
-            "KAFKA_AUTH=none against a plaintext or TLS listener, or add a Java-side "
-            "`kafka.sasl.jaas.config` to services/clients for this target."
-        )
-    return {f"kafka.{key}": str(value) for key, value in conf.items()}
+    options = clients.spark_kafka_options()
+    log.info("Kafka source options: %s", options)
+    return options
 
 
 def read_topic(
@@ -52,7 +43,7 @@ def read_topic(
     """
     reader = (
         spark.readStream.format("kafka")
-        .options(**kafka_options(settings))
+        .options(**kafka_options(clients_for(settings)))
         .option("subscribe", settings.streaming_topic(table))
         .option("startingOffsets", "earliest")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.clients import clients_for
 from services.settings import Settings, SettingsError, load_settings
 from spark.streaming.__main__ import main
 from spark.streaming.job import StreamOptions
@@ -14,11 +15,7 @@ from spark.streaming.layout import (
     table_name,
     table_path,
 )
-from spark.streaming.source import (
-    StreamingConfigError,
-    kafka_options,
-    spark_kafka_options,
-)
+from spark.streaming.source import StreamingConfigError, kafka_options
 
 pytestmark = pytest.mark.unit
 
@@ -60,23 +57,8 @@ def test_options_are_checked() -> None:
 
 
 def test_kafka_options_come_from_the_client_factory(settings: Settings) -> None:
-    assert kafka_options(settings) == {"kafka.bootstrap.servers": "127.0.0.1:9092"}
-
-
-def test_kafka_auth_spark_cannot_use_is_refused_with_the_fix() -> None:
-    scram = {
-        "bootstrap.servers": "b-1.msk.invalid:9096",
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanisms": "SCRAM-SHA-512",
-        "sasl.username": "u",
-    }
-    with pytest.raises(StreamingConfigError, match=r"KAFKA_AUTH=scram .*sasl\.mechanisms"):
-        spark_kafka_options(scram, "scram")
-    tls = {"bootstrap.servers": "b-1.msk.invalid:9094", "security.protocol": "SSL"}
-    assert spark_kafka_options(tls, "none") == {
-        "kafka.bootstrap.servers": "b-1.msk.invalid:9094",
-        "kafka.security.protocol": "SSL",
-    }
+    # The per-target options (MSK IAM, SCRAM) are tested in test_spark_kafka_options.py.
+    assert kafka_options(clients_for(settings)) == {"kafka.bootstrap.servers": "127.0.0.1:9092"}
 
 
 @pytest.mark.parametrize(
