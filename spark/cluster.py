@@ -10,19 +10,17 @@ the master's status page reports the worker ALIVE, not that a process exists.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.runner.child import ChildProcess, ChildStartError, Probe, first_to_exit, log_tail
+from services.runner.wait import NotReady
 from services.settings import Settings, SettingsError, load_settings
 
 #: What the worker offers to applications; the machine has 2 cores.
@@ -40,8 +38,8 @@ class ClusterError(RuntimeError):
 class StandaloneCluster:
     master_url: str
     ui_url: str
-    master: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
+    master: ChildProcess
+    worker: ChildProcess
     logs: tuple[Path, Path]
 
 
@@ -61,13 +59,13 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _spawn(settings: Settings, name: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
-    log = settings.logs_dir / f"spark-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+def _daemon(
+    settings: Settings, name: str, args: list[str], timeout: float, probe: Probe | None = None
+) -> ChildProcess:
+    """A master or worker JVM as a ChildProcess (own process group, log in .local/logs)."""
     work = settings.state_dir / "spark" / name
     work.mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ,
         "SPARK_HOME": str(spark_home()),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_WORKER_DIR": str(work),
@@ -75,19 +73,16 @@ def _spawn(settings: Settings, name: str, args: list[str]) -> tuple[subprocess.P
         # Executors the worker launches run this interpreter if they ever need Python.
         "PYSPARK_PYTHON": sys.executable,
     }
-    cmd = [str(spark_home() / "bin" / "spark-class"), *args]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=work,
-            # Own process group: stopping the cluster never signals the caller.
-            start_new_session=True,
-        )
-    return proc, log
+    return ChildProcess(
+        f"spark-{name}",
+        [str(spark_home() / "bin" / "spark-class"), *args],
+        log=settings.logs_dir / f"spark-{name}.log",
+        env=env,
+        cwd=work,
+        probe=probe,
+        start_timeout=timeout,
+        stop_timeout=20.0,
+    )
 
 
 def _master_state(ui_url: str) -> dict[str, object] | None:
@@ -99,10 +94,29 @@ def _master_state(ui_url: str) -> dict[str, object] | None:
         return None
 
 
-def _tail(path: Path, lines: int = 12) -> str:
-    with suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
+def _worker_listed(master: ChildProcess, ui_url: str) -> Probe:
+    """Ready: the master's status page lists an ALIVE worker (not merely two processes)."""
+
+    def probe() -> str:
+        code = master.wait(timeout=0)
+        if code is not None:
+            # The worker alone will never be listed: end the start-up now, with the master's log.
+            raise ChildStartError(
+                f"{master.name} exited with code {code} during start-up",
+                exit_code=code,
+                log=master.log,
+            )
+        state = _master_state(ui_url)
+        if state is None:
+            raise NotReady(f"{ui_url}/json/ does not answer yet")
+        workers = state.get("workers", [])
+        if state.get("status") != "ALIVE":
+            raise NotReady(f"master status {state.get('status')}")
+        if not (isinstance(workers, list) and any(w.get("state") == "ALIVE" for w in workers)):
+            raise NotReady("the master lists no ALIVE worker yet")
+        return "a worker is ALIVE"
+
+    return probe
 
 
 def start_cluster(settings: Settings, *, timeout: float = 90.0) -> StandaloneCluster:
@@ -120,7 +134,7 @@ def start_cluster(settings: Settings, *, timeout: float = 90.0) -> StandaloneClu
             )
     url = master_url(settings)
     ui_url = f"http://127.0.0.1:{settings.spark_master_ui_port}"
-    master, master_log = _spawn(
+    master = _daemon(
         settings,
         "master",
         [
@@ -132,8 +146,9 @@ def start_cluster(settings: Settings, *, timeout: float = 90.0) -> StandaloneClu
             "--webui-port",
             str(settings.spark_master_ui_port),
         ],
+        timeout,
     )
-    worker, worker_log = _spawn(
+    worker = _daemon(
         settings,
         "worker",
         [
@@ -148,54 +163,37 @@ def start_cluster(settings: Settings, *, timeout: float = 90.0) -> StandaloneClu
             WORKER_MEMORY,
             url,
         ],
+        timeout,
+        probe=_worker_listed(master, ui_url),
     )
-    cluster = StandaloneCluster(url, ui_url, master, worker, (master_log, worker_log))
+    cluster = StandaloneCluster(url, ui_url, master, worker, (master.log, worker.log))
     try:
-        _wait_ready(cluster, timeout)
+        # Both JVMs start at once; the worker's probe is the cluster's readiness. Its start()
+        # stops the worker on any failure, and the master is stopped below.
+        master.start()
+        worker.start()
+    except ChildStartError as exc:
+        stop_cluster(cluster)
+        if exc.exit_code is not None:
+            raise ClusterError(
+                f"a Spark daemon exited with code {exc.exit_code} during start-up; "
+                f"the end of {exc.log}:\n{log_tail(exc.log, 12) if exc.log else ''}"
+            ) from None
+        raise ClusterError(
+            f"the Spark master at {url} did not list an ALIVE worker within "
+            f"{timeout:.0f}s; see {master.log} and {worker.log}."
+        ) from None
     except BaseException:
         stop_cluster(cluster)
         raise
     return cluster
 
 
-def _wait_ready(cluster: StandaloneCluster, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for proc, log in zip((cluster.master, cluster.worker), cluster.logs, strict=True):
-            if proc.poll() is not None:
-                raise ClusterError(
-                    f"a Spark daemon exited with code {proc.returncode} during start-up; "
-                    f"the end of {log}:\n{_tail(log)}"
-                )
-        state = _master_state(cluster.ui_url)
-        workers = state.get("workers", []) if state else []
-        if (
-            state
-            and state.get("status") == "ALIVE"
-            and isinstance(workers, list)
-            and any(w.get("state") == "ALIVE" for w in workers)
-        ):
-            return
-        time.sleep(0.5)  # polling the status page, bounded by the deadline
-    raise ClusterError(
-        f"the Spark master at {cluster.master_url} did not list an ALIVE worker within "
-        f"{timeout:.0f}s; see {cluster.logs[0]} and {cluster.logs[1]}."
-    )
-
-
 def stop_cluster(cluster: StandaloneCluster, timeout: float = 20.0) -> None:
     """Stop the worker, then the master: SIGTERM, then SIGKILL after `timeout` seconds."""
-    for proc in (cluster.worker, cluster.master):
-        if proc.poll() is not None:
-            continue
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout)
+    for daemon in (cluster.worker, cluster.master):
+        daemon.stop_timeout = timeout
+        daemon.stop()
 
 
 @contextmanager
@@ -217,8 +215,13 @@ def main() -> int:
     print(f"Spark master {cluster.master_url} (UI {cluster.ui_url}), one worker: Ctrl-C stops.")
     print(f"Run a job on it: SPARK_MASTER={cluster.master_url} make batch")
     try:
-        while cluster.master.poll() is None and cluster.worker.poll() is None:
-            time.sleep(1)  # waiting for Ctrl-C or a daemon to exit, nothing to probe
+        # Blocks until Ctrl-C or a daemon exits; nothing to probe meanwhile.
+        exited = first_to_exit([cluster.master, cluster.worker])
+        if exited is not None:
+            print(
+                f"{exited.name} exited with code {exited.wait(0)}; see {exited.log}",
+                file=sys.stderr,
+            )
     except KeyboardInterrupt:
         pass
     finally:
