@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-from contextlib import suppress
 from pathlib import Path
 
-from services.runner.child import group_members
-from services.runner.wait import NotReady, WaitTimeout, wait_until
+from services.runner.child import ChildStartError, command_line, start_daemon, stop_daemon
+from services.runner.wait import NotReady
 from services.settings import Settings
 from services.stack.errors import InstallError
 
@@ -195,29 +193,31 @@ def _start_service(settings: Settings, env: dict[str, str]) -> None:
     stop_service(settings)
     sock.unlink(missing_ok=True)
     log = _log(settings)
-    with log.open("a") as out:
-        proc = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            start_new_session=True,  # outlives this command, like a daemon
-        )
-    _pid_file(settings).write_text(f"{proc.pid}\n")
 
     def answering() -> str:
-        if proc.poll() is not None:
-            raise InstallError(f"`podman system service` exited ({proc.returncode}); see {log}")
         if not (sock.exists() and docker_answers(env)):
             raise NotReady(f"{sock} does not answer `docker info` yet")
         return "answering"
 
     try:
-        wait_until(answering, timeout=30, what="podman's API service")
-    except WaitTimeout:
+        # A daemon: it outlives this command; `stop_service` (make clean, the test) stops it.
+        pid = start_daemon(
+            "podman's API service",
+            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+            log=log,
+            env=env,
+            probe=answering,
+            start_timeout=30,
+        )
+    except ChildStartError as exc:
+        if exc.exit_code is not None:
+            raise InstallError(
+                f"`podman system service` exited ({exc.exit_code}); see {log}"
+            ) from None
         raise InstallError(
             f"podman's API socket {sock} did not answer within 30 s; see {log}"
         ) from None
+    _pid_file(settings).write_text(f"{pid}\n")
 
 
 def stop_service(settings: Settings) -> bool:
@@ -228,21 +228,10 @@ def stop_service(settings: Settings) -> bool:
     except (OSError, ValueError):
         return False
     pid_file.unlink(missing_ok=True)
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    if b"podman" not in Path(cmdline[0].decode()).name.encode() or b"service" not in cmdline:
-        return False  # the pid was reused by something else
-    os.kill(pid, signal.SIGTERM)
-
-    def exited() -> str:
-        # Gone, or a zombie its starter (this process, in tests) has not reaped yet.
-        if pid in group_members(pid):
-            raise NotReady(f"podman's API service (pid {pid}) is still stopping")
-        return "exited"
-
-    with suppress(WaitTimeout):  # its socket is removed below either way
-        wait_until(exited, timeout=10, what="podman's API service")
+    argv = command_line(pid)
+    if not argv or "podman" not in Path(argv[0]).name or "service" not in argv:
+        return False  # gone already, or the pid was reused by something else
+    # TERM to its process group, KILL after 10 s; its socket is removed below either way.
+    stop_daemon(pid, name="podman's API service", timeout=10)
     socket_path(settings).unlink(missing_ok=True)
     return True
