@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,8 @@ import requests
 from services.clients import clients_for
 from services.landing import LandingVerifier
 from services.landing.layout import decode_lines, parse_key, topic_prefix
+from services.landing.report import LandingReport
+from services.runner.wait import NotReady, WaitTimeout, sleep_until, wait_until
 from services.settings import Settings, SettingsError, load_settings
 
 JSON_V2 = "application/vnd.kafka.json.v2+json"
@@ -89,15 +92,19 @@ def throughput(lane: Lane, records: int, timeout: float) -> dict[str, Any]:
     if errors:
         raise BenchError(f"{len(errors)} records were not delivered: {errors[0]}")
     with LandingVerifier(settings, bucket=lane.bucket) as verifier:
-        while True:
+
+        def all_landed() -> LandingReport:
             report = verifier.verify([topic], {topic: records})
-            if report.complete:
-                break
-            if time.monotonic() - started > timeout:
-                raise BenchError(
-                    f"not landed after {timeout:.0f} s: " + "; ".join(report.problems())
-                )
-            time.sleep(0.1)
+            if not report.complete:
+                raise NotReady("; ".join(report.problems()))
+            return report
+
+        # The timeout counts from the first produce, as the figure does.
+        left = max(0.0, timeout - (time.monotonic() - started))
+        try:
+            report = wait_until(all_landed, timeout=left, what="landing", interval=0.1)
+        except WaitTimeout as exc:
+            raise BenchError(f"not landed after {timeout:.0f} s: {exc.last}") from None
     landed = time.monotonic()
     return {
         "records": records,
@@ -133,7 +140,7 @@ def latency(lane: Lane, posts: int, rate: float, timeout: float) -> dict[str, An
     for i in range(posts):
         bench_id = f"{i}-{uuid.uuid4().hex[:8]}"
         row = {"bench_id": bench_id, "ind": i, "latitude": 1.5, "country": "Café"}
-        time.sleep(max(0.0, next_at - time.monotonic()))
+        sleep_until(next_at)
         next_at += gap
         sent_at[bench_id] = time.monotonic()
         if producer is None:
@@ -143,9 +150,14 @@ def latency(lane: Lane, posts: int, rate: float, timeout: float) -> dict[str, An
             producer.poll(0)
     if producer is not None:
         producer.flush(30)
-    deadline = time.monotonic() + timeout
-    while len(seen_at) < posts and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+    def all_seen() -> str:
+        if len(seen_at) < posts:
+            raise NotReady(f"{len(seen_at)} of {posts} visible")
+        return "all visible"
+
+    with suppress(WaitTimeout):  # the records still missing are reported just below
+        wait_until(all_seen, timeout=timeout, what="the posted records in S3", interval=0.1)
     done.set()
     watcher.join()
     missing = [k for k in sent_at if k not in seen_at]
@@ -212,7 +224,7 @@ def _watch(
                 bench_id = orjson.loads(line).get("bench_id")
                 if bench_id is not None:
                     seen_at.setdefault(bench_id, now)
-        time.sleep(max(0.0, 0.1 - (time.monotonic() - now)))
+        sleep_until(now + 0.1)  # one listing per 100 ms at most
 
 
 # --- the two sinks ---------------------------------------------------------------------

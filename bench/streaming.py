@@ -22,11 +22,7 @@ reports the steady-state latency at each (what `make bench` quotes).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -39,7 +35,9 @@ import requests
 from minio import Minio
 
 from services.clients import clients_for
-from services.settings import PROJECT_ROOT, TABLES, Settings, load_settings
+from services.runner.child import ChildProcess, ChildStartError
+from services.runner.wait import NotReady, WaitTimeout, sleep_until, wait_until
+from services.settings import TABLES, Settings, load_settings
 from spark.streaming.layout import CHECKPOINT_PREFIX, DELTA_PREFIX
 
 V2_JSON = "application/vnd.kafka.json.v2+json"
@@ -154,51 +152,48 @@ class DeltaLogReader:
         return self.commits[k].timestamp_ms / 1000
 
 
-def start_job(settings: Settings, trigger_seconds: float) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PIPELINE_USER_ID": settings.pipeline_user_id}
-    log = (settings.logs_dir / f"bench-streaming-{settings.pipeline_user_id}.log").open("wb")
-    print(f"streaming job log: {log.name}")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "spark.streaming",
-            "run",
-            "--trigger-seconds",
-            f"{trigger_seconds:g}",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def start_job(
+    settings: Settings, trigger_seconds: float, started: Callable[[], str]
+) -> ChildProcess:
+    """`python -m spark.streaming run` in the namespace, ready once `started` passes.
+
+    A job that exits or whose queries do not start within 300 s is stopped (its whole
+    process group) and raises `ChildStartError` with the end of its log."""
+    argv = [sys.executable, "-m", "spark.streaming", "run"]
+    job = ChildProcess(
+        "the streaming job",
+        [*argv, "--trigger-seconds", f"{trigger_seconds:g}"],
+        log=settings.logs_dir / f"bench-streaming-{settings.pipeline_user_id}.log",
+        env=settings.to_env(),
+        probe=started,
+        start_timeout=300,
+        # TERM lets the job finish its micro-batch and release its lease; KILL after 90 s.
+        stop_timeout=90,
     )
+    print(f"streaming job log: {job.log}")
+    job.start()
+    return job
 
 
-def stop_job(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+def stop_job(job: ChildProcess) -> None:
+    job.stop()
 
 
-def wait_for(
-    what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(
-                f"the streaming job exited ({proc.returncode}) while waiting for {what}"
-            )
-        if check():
-            return
-        time.sleep(0.25)
-    raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+def wait_for(what: str, check: Callable[[], bool], job: ChildProcess, timeout: float) -> None:
+    """Wait until `check()` holds; a job that exits meanwhile ends the wait at once."""
+
+    def holds() -> str:
+        if not job.alive():
+            code = job.proc.returncode if job.proc is not None else None
+            raise BenchError(f"the streaming job exited ({code}) while waiting for {what}")
+        if not check():
+            raise NotReady(f"{what}: not yet")
+        return "done"
+
+    try:
+        wait_until(holds, timeout=timeout, what=what, interval=0.25)
+    except WaitTimeout:
+        raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}") from None
 
 
 class Poster:
@@ -266,9 +261,7 @@ def post_at_rate(poster: Poster, rate: float, seconds: float, first: int) -> Pha
                 posted_at[t].extend((i, sent) for i in inds)
             next_ind += count
         tick += 1
-        pause = began + tick / TICKS_PER_SECOND - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
+        sleep_until(began + tick / TICKS_PER_SECOND)
     return Phase(first, next_ind, began_wall, time.monotonic() - began, posted_at)
 
 
@@ -314,16 +307,20 @@ def bench(
     logs = {t: DeltaLogReader(s3, settings.bucket, t) for t in TABLES}
     poster = Poster(settings)
 
-    def queries_started() -> bool:
-        return all(
-            any(
+    def queries_started() -> str:
+        waiting = [
+            t
+            for t in TABLES
+            if not any(
                 True
                 for _ in s3.list_objects(
                     settings.bucket, prefix=f"{CHECKPOINT_PREFIX}/{t}/metadata"
                 )
             )
-            for t in TABLES
-        )
+        ]
+        if waiting:
+            raise NotReady(f"no checkpoint metadata yet for {', '.join(waiting)}")
+        return "every query started"
 
     def committed(total: int) -> bool:
         for log in logs.values():
@@ -331,18 +328,17 @@ def bench(
         return all(log.rows >= total for log in logs.values())
 
     at_load: dict[str, dict[str, float]] = {}
-    proc = start_job(settings, trigger_seconds)
+    job = start_job(settings, trigger_seconds, queries_started)
     try:
-        wait_for("the streaming queries to start", queries_started, proc, 300)
         # The first micro-batches pay for class loading and JIT compilation: a warm-up at
         # the same rate keeps them out of the figures.
         print(f"job up; warming up at {rate:g} events/s for {warmup:g} s")
         warm = post_at_rate(poster, rate, warmup, 0)
-        wait_for("the warm-up events to commit", lambda: committed(warm.end), proc, 600)
+        wait_for("the warm-up events to commit", lambda: committed(warm.end), job, 600)
         print(f"warm; posting {rate:g} events/s for {seconds:g} s")
         phase = post_at_rate(poster, rate, seconds, warm.end)
         print(f"posted {phase.events} events in {phase.seconds:.1f} s; waiting for the commits")
-        wait_for("every posted event to commit", lambda: committed(phase.end), proc, 600)
+        wait_for("every posted event to commit", lambda: committed(phase.end), job, 600)
         figures: dict[str, Any] = dict(_figures(logs, phase, rate, trigger_seconds))
         capacity = figures["committed_events_per_s"]
         first = phase.end
@@ -353,7 +349,7 @@ def bench(
             wait_for(
                 f"the {load:.0%} events to commit",
                 lambda end=done.end: committed(end),  # type: ignore[misc]
-                proc,
+                job,
                 600,
             )
             at_load[f"{load:.0%}"] = {
@@ -362,7 +358,7 @@ def bench(
             }
             first = done.end
     finally:
-        stop_job(proc)
+        stop_job(job)
     if loads:
         figures["capacity_events_per_s"] = capacity
         figures["at_load"] = at_load
@@ -390,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = bench(
             settings, args.rate, args.seconds, args.warmup_seconds, args.trigger_seconds, loads
         )
-    except BenchError as exc:
+    except (BenchError, ChildStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
