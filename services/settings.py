@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, JsonValue, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.hostport import parse_brokers, parse_host_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +31,36 @@ SOURCE_TABLES: dict[str, str] = {
 # A user id names Kafka topics and an S3 bucket (`user-<id>-bucket`), so it must satisfy
 # both naming rules: lowercase letters, digits and hyphens, and a bucket name <= 63 chars.
 _USER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+
+#: The port of the Confluent REST proxy on EC2 when KAFKA_REST_PROXY_EC2_HOST names none.
+REST_PROXY_EC2_PORT = 8082
+
+#: Which PIPELINE_TARGET=aws client or command needs a variable (services/aws_settings.py).
+#: A Spark job on Databricks needs S3 only, the emulator MySQL and the REST URL: each asks
+#: for its own groups, not for everything.
+AwsGroup = Literal["namespace", "mysql", "mysql-admin", "rest", "kafka", "s3", "export"]
+
+
+def aws_variable(
+    *groups: AwsGroup,
+    required: bool = True,
+    aws_default: str | None = None,
+    scram_only: bool = False,
+) -> dict[str, JsonValue]:
+    """`json_schema_extra` of a setting PIPELINE_TARGET=aws reads, for the groups that need it.
+
+    `required`: under aws it must be given, since a local default never names an AWS
+    resource; otherwise the field's default applies there too, or `aws_default` where AWS's
+    differs. `scram_only`: required only when KAFKA_AUTH is scram. The field's description
+    and first example say what it must hold (error messages, `.env.example`, docs/aws.md).
+    """
+    meta: dict[str, JsonValue] = {"groups": list(groups), "required": required}
+    if aws_default is not None:
+        meta["default"] = aws_default
+    if scram_only:
+        meta["scram_only"] = True
+    return {"aws": meta}
 
 
 class SettingsError(ValueError):
@@ -45,7 +77,13 @@ class Settings(BaseSettings):
 
     # --- which world we talk to -------------------------------------------------------
     pipeline_target: Literal["local", "aws"] = "local"
-    pipeline_user_id: str = "local"
+    pipeline_user_id: str = Field(
+        "local",
+        description="your user id from the AWS account: it names the topics <id>.pin, <id>.geo, "
+        "<id>.user and the bucket user-<id>-bucket",
+        examples=["0a1b2c3d4e5f"],
+        json_schema_extra=aws_variable("namespace"),
+    )
     runtime: Literal["auto", "native", "docker"] = "auto"
     # The interface this project's own servers (REST proxy, sink health) bind to. Loopback
     # everywhere; only inside a compose container is it 0.0.0.0 (its port is published on
@@ -53,30 +91,107 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
 
     # --- MySQL (RDS stand-in) ---------------------------------------------------------
-    mysql_host: str = "127.0.0.1"
-    mysql_port: int = 3306
-    mysql_database: str = "pinterest_data"
+    # Descriptions and examples are what PIPELINE_TARGET=aws needs (services/aws_settings.py).
+    mysql_host: str = Field(
+        "127.0.0.1",
+        description="the RDS endpoint host name (RDS console, Connectivity & security, Endpoint)",
+        examples=["pinterest-db.abc123xyz.us-east-1.rds.amazonaws.com"],
+        json_schema_extra=aws_variable("mysql", "mysql-admin"),
+    )
+    mysql_port: int = Field(
+        3306,
+        description="the RDS port",
+        examples=[3306],
+        json_schema_extra=aws_variable("mysql", "mysql-admin", required=False),
+    )
+    mysql_database: str = Field(
+        "pinterest_data",
+        description="the database holding pinterest_data, geolocation_data and user_data",
+        examples=["pinterest_data"],
+        json_schema_extra=aws_variable("mysql", "mysql-admin", required=False),
+    )
     # The emulator's read-only account (SELECT on pinterest_data.* only).
-    mysql_user: str = "pinterest_reader"
-    mysql_password: SecretStr = SecretStr("reader-local-only")
+    mysql_user: str = Field(
+        "pinterest_reader",
+        description="the RDS user the emulator reads with",
+        examples=["admin"],
+        json_schema_extra=aws_variable("mysql"),
+    )
+    mysql_password: SecretStr = Field(
+        SecretStr("reader-local-only"),
+        description="the password of MYSQL_USER",
+        examples=["<from your secret store>"],
+        json_schema_extra=aws_variable("mysql"),
+    )
+    # CA bundle that signs RDS server certificates (AWS's global-bundle.pem), kept outside
+    # the repository; read only under aws (local MariaDB's TLS is the stack's own).
+    mysql_ssl_ca: str = Field(
+        "",
+        description="path to the RDS CA bundle (global-bundle.pem from AWS), outside the "
+        "repository; empty: TLS encrypts but does not verify the server",
+        examples=["/home/me/.aws/rds-global-bundle.pem"],
+        json_schema_extra=aws_variable("mysql", "mysql-admin", required=False),
+    )
     # The account that seeds the database (local: created by `make up`).
-    mysql_admin_user: str = "pipeline_admin"
-    mysql_admin_password: SecretStr = SecretStr("admin-local-only")
+    mysql_admin_user: str = Field(
+        "pipeline_admin",
+        description="an RDS user allowed to create and load the tables (only for `make seed`)",
+        examples=["admin"],
+        json_schema_extra=aws_variable("mysql-admin"),
+    )
+    mysql_admin_password: SecretStr = Field(
+        SecretStr("admin-local-only"),
+        description="the password of MYSQL_ADMIN_USER",
+        examples=["<from your secret store>"],
+        json_schema_extra=aws_variable("mysql-admin"),
+    )
 
     # --- Kafka (MSK stand-in) ---------------------------------------------------------
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        description="the MSK bootstrap brokers, comma-separated host:port (MSK console, View "
+        "client information): port 9098 for IAM, 9096 for SCRAM",
+        examples=[
+            "b-1.pinterest.abc123.c2.kafka.us-east-1.amazonaws.com:9098,"
+            "b-2.pinterest.abc123.c2.kafka.us-east-1.amazonaws.com:9098"
+        ],
+        json_schema_extra=aws_variable("kafka"),
+    )
     kafka_controller_port: int = 9093
     kafka_topic_partitions: int = 1
     # none | scram | iam (AWS MSK); local is always none.
-    kafka_auth: Literal["none", "scram", "iam"] = "none"
-    kafka_sasl_username: str = ""
-    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_auth: Literal["none", "scram", "iam"] = Field(
+        "none",
+        description="how Kafka clients authenticate to MSK: iam (OAUTHBEARER signed with your "
+        "AWS credentials; also what the local value none means under aws) or scram "
+        "(SASL/SCRAM-SHA-512)",
+        examples=["iam"],
+        json_schema_extra=aws_variable("kafka", required=False, aws_default="iam"),
+    )
+    kafka_sasl_username: str = Field(
+        "",
+        description="the SCRAM user of the MSK secret (only when KAFKA_AUTH is scram)",
+        examples=["pinterest"],
+        json_schema_extra=aws_variable("kafka", required=False, scram_only=True),
+    )
+    kafka_sasl_password: SecretStr = Field(
+        SecretStr(""),
+        description="the SCRAM password of the MSK secret (only when KAFKA_AUTH is scram)",
+        examples=["<from your secret store>"],
+        json_schema_extra=aws_variable("kafka", required=False, scram_only=True),
+    )
 
     # --- Kafka Connect (MSK Connect stand-in) -------------------------------------------
     kafka_connect_url: str = "http://127.0.0.1:8083"
 
     # --- REST proxy (API Gateway + Confluent REST proxy stand-in) ------------------------
-    rest_proxy_url: str = "http://127.0.0.1:8082"
+    rest_proxy_url: str = Field(
+        "http://127.0.0.1:8082",
+        description="the API Gateway invoke URL including its stage; paths "
+        "/topics/<id>.<table> are appended to it",
+        examples=["https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"],
+        json_schema_extra=aws_variable("rest"),
+    )
     legacy_api_url: str = "http://127.0.0.1:8000"
     # The Kinesis JSON protocol (issue 15), served by the REST proxy's process: the AWS SDKs'
     # endpoint_url. The API Gateway shape (/streams/...) is on REST_PROXY_URL.
@@ -99,7 +214,12 @@ class Settings(BaseSettings):
     s3_endpoint: str = "http://127.0.0.1:9000"
     s3_access_key: SecretStr = SecretStr("pipeline-local")
     s3_secret_key: SecretStr = SecretStr("pipeline-local-secret")
-    s3_region: str = "us-east-1"
+    s3_region: str = Field(
+        "us-east-1",
+        description="the AWS region of the bucket (and of MSK when the broker names do not say)",
+        examples=["us-east-1"],
+        json_schema_extra=aws_variable("s3", "namespace", required=False),
+    )
     # SeaweedFS's own servers behind the S3 port (native runtime); each also listens on its
     # port + 10000 for gRPC, so 19333-19335 must be free as well.
     seaweedfs_master_port: int = Field(default=9333, ge=1, le=55535)
@@ -123,12 +243,15 @@ class Settings(BaseSettings):
 
     # --- AWS --------------------------------------------------------------------------
     # Read only when PIPELINE_TARGET=aws (services/aws, services/clients/aws.py, docs/aws.md).
-    # CA bundle that signs RDS server certificates (AWS's global-bundle.pem), kept outside
-    # the repository; empty: TLS that encrypts but does not verify the server.
-    mysql_ssl_ca: str = ""
-    # Public DNS name (host or host:port, port 8082 by default) of the EC2 instance running
-    # the Confluent REST proxy: API Gateway's HTTP-proxy integration forwards to it.
-    kafka_rest_proxy_ec2_host: str = ""
+    # The EC2 instance running the Confluent REST proxy: API Gateway's HTTP-proxy integration
+    # forwards to it.
+    kafka_rest_proxy_ec2_host: str = Field(
+        "",
+        description="public DNS name of the EC2 instance running the Confluent REST proxy "
+        f"(host or host:port, port {REST_PROXY_EC2_PORT} by default): API Gateway forwards to it",
+        examples=["ec2-3-80-1-2.compute-1.amazonaws.com"],
+        json_schema_extra=aws_variable("export"),
+    )
     # The IAM role API Gateway assumes to call Kinesis (the original's
     # `<user_id>-kinesis-access-role`); written into the exported /streams integrations.
     kinesis_api_role_arn: str = ""
@@ -154,6 +277,47 @@ class Settings(BaseSettings):
 
     # --- where the native runtime keeps its data, logs, sockets and caches --------------
     state_dir: Path = Field(default=PROJECT_ROOT / ".local")
+
+    # Format checks that hold for every target; what only AWS needs (set, not loopback, an
+    # https URL with its stage) is checked by services/aws_settings.py when a client asks.
+    @field_validator("s3_region")
+    @classmethod
+    def _check_region(cls, value: str, info: ValidationInfo) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region: it must hold {cls.holds(info)}")
+        return value
+
+    @field_validator("mysql_host")
+    @classmethod
+    def _check_host_name(cls, value: str, info: ValidationInfo) -> str:
+        if "://" in value or "/" in value:
+            example = cls.holds(info).rpartition(", e.g. ")[2]
+            raise ValueError(f"{value!r} is a URL: give the host name only, e.g. {example}")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_brokers(cls, value: str, info: ValidationInfo) -> str:
+        # Empty is left to the AWS check ("not set"); locally nothing would connect anyway.
+        errors = parse_brokers(value)[1] if value.strip() else []
+        if errors:
+            raise ValueError(f"{'; '.join(errors)}: it must hold {cls.holds(info)}")
+        return value
+
+    @field_validator("kafka_rest_proxy_ec2_host")
+    @classmethod
+    def _check_ec2_host(cls, value: str, info: ValidationInfo) -> str:
+        parsed = parse_host_port(value, REST_PROXY_EC2_PORT) if value.strip() else None
+        if isinstance(parsed, str):
+            raise ValueError(f"{parsed}: it must hold {cls.holds(info)}")
+        return value
+
+    @classmethod
+    def holds(cls, field: str | ValidationInfo) -> str:
+        """What a field must hold, from its description and first example."""
+        name = field if isinstance(field, str) else str(field.field_name)
+        info = cls.model_fields[name]
+        return f"{info.description}, e.g. {(info.examples or [''])[0]}"
 
     @field_validator("pipeline_user_id")
     @classmethod
@@ -249,5 +413,6 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             var = "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"  {var}: {err['msg']}")
+            # A validator's own message already says what is wrong; pydantic's prefix does not.
+            lines.append(f"  {var}: {err['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from services.aws import profile as aws_profile
-from services.aws.profile import VARIABLES, AwsSettingsError
+from services import aws_settings as aws_profile
+from services.aws_settings import VARIABLES, AwsSettingsError
 from services.clients import clients_for
 from services.clients.aws import AwsClients
 from services.clients.local import LocalClients
-from services.settings import PROJECT_ROOT, Settings
+from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 pytestmark = pytest.mark.unit
 
@@ -47,9 +47,16 @@ def aws(**overrides: Any) -> Settings:
 
 def test_every_variable_is_a_setting_and_documented() -> None:
     for var in VARIABLES:
-        assert var.field in Settings.model_fields, var.name
-        assert var.holds and var.example and var.groups
+        field = Settings.model_fields[var.field]
+        assert var.holds == field.description and var.example and var.groups
         assert set(var.groups) <= set(aws_profile.GROUPS)
+    # VARIABLES is derived: exactly the fields that carry AWS metadata, in field order.
+    marked = [
+        f
+        for f, info in Settings.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and "aws" in info.json_schema_extra
+    ]
+    assert [v.field for v in VARIABLES] == marked
     # Every variable without a default is one the minimal setup sets.
     assert {v.field for v in VARIABLES if v.default is None} == set(REQUIRED)
 
@@ -156,20 +163,42 @@ def test_local_defaults_copied_from_env_example_do_not_count() -> None:
         ),
         ("rest_proxy_url", "https://127.0.0.1/prod", "this machine"),
         ("mysql_host", "localhost", "this machine"),
-        ("mysql_host", "mysql://db.example.com", "host name only"),
-        ("kafka_bootstrap_servers", "b-1.example.com", "lacks :<port>"),
-        ("kafka_bootstrap_servers", "b-1.example.com:x", "no valid port"),
         ("kafka_bootstrap_servers", "127.0.0.2:9092", "this machine"),
         ("kafka_bootstrap_servers", "127.0.0.1:9092", "local default"),
-        ("s3_region", "US East", "not an AWS region"),
         ("mysql_ssl_ca", "/nonexistent/global-bundle.pem", "not a file"),
-        ("kafka_rest_proxy_ec2_host", "http://ec2.example.com:8082", "is a URL"),
     ],
 )
-def test_malformed_values_say_what_is_wrong(field: str, value: str, expected: str) -> None:
+def test_values_wrong_only_for_aws_say_what_is_wrong(field: str, value: str, expected: str) -> None:
     found = aws_profile.problems(aws(**{**REQUIRED, field: value}))
     assert len(found) == 1 and found[0].variable == field.upper()
     assert expected in found[0].message
+    # Right for the local stack, so only the AWS check refuses them.
+    local: dict[str, Any] = {field: value}
+    assert getattr(Settings(_env_file=None, **local), field) == value
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("mysql_host", "mysql://db.example.com", "host name only"),
+        ("kafka_bootstrap_servers", "b-1.example.com", "lacks :<port>"),
+        ("kafka_bootstrap_servers", "b-1.example.com:x", "no valid port"),
+        ("s3_region", "US East", "not an AWS region"),
+        ("kafka_rest_proxy_ec2_host", "http://ec2.example.com:8082", "is a URL"),
+    ],
+)
+def test_malformed_values_are_refused_for_every_target(
+    target: str, field: str, value: str, expected: str
+) -> None:
+    # Wrong whatever the target: the field's validator refuses it when settings load, with
+    # what the variable must hold.
+    with pytest.raises(SettingsError) as info:
+        load_settings(_env_file=None, pipeline_target=target, **{**REQUIRED, field: value})
+    message = str(info.value)
+    assert f"  {field.upper()}: " in message and expected in message
+    assert f"e.g. {(Settings.model_fields[field].examples or ['?'])[0]}" in message
+    assert "Value error" not in message
 
 
 def test_scram_needs_its_user_and_password() -> None:
