@@ -1,10 +1,11 @@
 """Events in the S3 sink's layout, without Kafka: for tests and the benchmark.
 
-The sink writes `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`,
-one JSON value per line, a new object every `flush.size` records (`sink_flush_records`) or
-32 MiB, whichever comes first (the connector's `PartitionBuffer.MAX_OBJECT_BYTES`). `LayoutWriter`
-writes the same objects into a local folder (DuckDB reads them there); `upload` copies the
-folder into the namespace's bucket under the same keys, so Spark reads identical bytes.
+The sink writes the objects `services.contracts.keys` names, one JSON line per record
+(`services.contracts.lines`), a new object every `flush.size` records (`sink_flush_records`)
+or 32 MiB, whichever comes first (the connector's `PartitionBuffer.MAX_OBJECT_BYTES`).
+`LayoutWriter` writes the same objects into a local folder (DuckDB reads them there);
+`upload` copies the folder into the namespace's bucket under the same keys, so Spark reads
+identical bytes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from services.clients import clients_for
-from services.emulator.source import to_json_row
+from services.contracts.keys import OBJECT_SUFFIX, TOPICS_PREFIX, object_key
+from services.contracts.lines import encode_row
 from services.settings import TABLES, Settings
 
 #: The sink's size cap per object (connect/s3-sink's PartitionBuffer.MAX_OBJECT_BYTES).
@@ -26,7 +26,7 @@ MAX_OBJECT_BYTES = 32 * 1024 * 1024
 
 def json_line(row: Mapping[str, Any]) -> bytes:
     """One row as the emulator posts it and the sink lands it: compact JSON, one line."""
-    return orjson.dumps(to_json_row(row)) + b"\n"
+    return encode_row(row) + b"\n"
 
 
 class LayoutWriter:
@@ -70,10 +70,9 @@ class LayoutWriter:
         if table in self._files:
             self._files[table].close()
         self._open[table] = (0, 0)
-        topic = self.topics[table]
-        folder = self.root / "topics" / topic / "partition=0"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._files[table] = (folder / f"{topic}+0+{offset:010d}.json").open("wb")
+        path = self.root / object_key(self.topics[table], 0, offset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._files[table] = path.open("wb")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -121,7 +120,8 @@ def write_events(
 
 def upload(settings: Settings, root: Path, threads: int = 8) -> int:
     """Copy every object under `root/topics/` into the bucket with the same key."""
-    return upload_files(settings, root, sorted((root / "topics").rglob("*.json")), threads)
+    objects = sorted((root / TOPICS_PREFIX).rglob(f"*{OBJECT_SUFFIX}"))
+    return upload_files(settings, root, objects, threads)
 
 
 def upload_files(settings: Settings, root: Path, files: list[Path], threads: int = 8) -> int:

@@ -41,8 +41,9 @@ import orjson
 import requests
 
 from services.clients import clients_for
+from services.contracts.keys import parse_key, topic_prefix
+from services.contracts.lines import decode_lines
 from services.landing import LandingVerifier
-from services.landing.layout import decode_lines, parse_key, topic_prefix
 from services.landing.report import LandingReport
 from services.runner.wait import NotReady, WaitTimeout, sleep_until, wait_until
 from services.settings import Settings, SettingsError, load_settings

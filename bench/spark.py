@@ -32,6 +32,7 @@ from rich.table import Table
 
 from bench.landed import upload_files, write_events
 from services.clients import clients_for
+from services.contracts.keys import OBJECT_SUFFIX, TOPICS_PREFIX, topic_prefix
 from services.settings import PROJECT_ROOT, TABLES, Settings, SettingsError, load_settings
 
 DEFAULT_SIZES = (11_153, 1_000_000)
@@ -69,7 +70,8 @@ def _events_root(
 
 
 def _keys(root: Path) -> dict[str, Path]:
-    return {p.relative_to(root).as_posix(): p for p in (root / "topics").rglob("*.json")}
+    objects = (root / TOPICS_PREFIX).rglob(f"*{OBJECT_SUFFIX}")
+    return {p.relative_to(root).as_posix(): p for p in objects}
 
 
 def ensure_landed(settings: Settings, size: int) -> Path:
@@ -92,8 +94,8 @@ def ensure_landed(settings: Settings, size: int) -> Path:
     # Key and size: another layout (flush size) reuses some keys for different objects.
     remote = {
         o.object_name or "": o.size
-        for o in s3.list_objects(settings.bucket, prefix="topics/", recursive=True)
-        if (o.object_name or "").endswith(".json")
+        for o in s3.list_objects(settings.bucket, prefix=TOPICS_PREFIX, recursive=True)
+        if (o.object_name or "").endswith(OBJECT_SUFFIX)
     }
     extra = sorted(set(remote) - set(local))
     if extra:
@@ -373,7 +375,7 @@ def run_duckdb(settings: Settings, threads: int = 2) -> dict[str, Any]:
     out = f"s3://{settings.bucket}/duckdb-bench"
     start = time.perf_counter()
     for table, columns in (("pin", _PIN_COLUMNS), ("geo", _GEO_COLUMNS), ("user", _USER_COLUMNS)):
-        glob = f"s3://{settings.bucket}/topics/{settings.topic(table)}/**/*.json"
+        glob = f"s3://{settings.bucket}/{topic_prefix(settings.topic(table))}**/*{OBJECT_SUFFIX}"
         cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
         con.execute(
             f"CREATE TABLE \"{table}_raw\" AS SELECT * FROM read_json('{glob}', "

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, JsonValue, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.contracts import naming
 from services.hostport import parse_brokers, parse_host_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -333,11 +334,11 @@ class Settings(BaseSettings):
     # --- names that mirror the AWS project -------------------------------------------------
     def topic(self, table: str) -> str:
         """Batch topic `<user_id>.<table>` (pin, geo or user)."""
-        return f"{self.pipeline_user_id}.{_check_table(table)}"
+        return naming.batch_topic(self.pipeline_user_id, _check_table(table))
 
     def streaming_topic(self, table: str) -> str:
         """Streaming topic `streaming-<user_id>-<table>`, named after the original's Kinesis."""
-        return f"streaming-{self.pipeline_user_id}-{_check_table(table)}"
+        return naming.streaming_topic(self.pipeline_user_id, _check_table(table))
 
     @property
     def topics(self) -> list[str]:
@@ -349,7 +350,7 @@ class Settings(BaseSettings):
 
     @property
     def bucket(self) -> str:
-        return f"user-{self.pipeline_user_id}-bucket"
+        return naming.bucket(self.pipeline_user_id)
 
     # --- local runtime layout ------------------------------------------------------------
     @property

@@ -10,7 +10,8 @@ it already has and adds nothing.
 
 A batch that fails is not committed to the checkpoint, so the next run reads its objects
 again; the merge and the per-batch quarantine folder (overwritten) make that replay harmless.
-Only PySpark, Delta and the standard library: a Databricks notebook imports this too.
+Only PySpark, Delta and the standard library (and `services.contracts`, standard library
+too): a Databricks notebook imports this.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from services.contracts.keys import OBJECT_SUFFIX
 from spark.clean import CLEANERS, split_corrupt
 from spark.schemas import CORRUPT_COLUMN, SOURCE, SOURCE_KEY, with_corrupt_column
 
 #: Objects the S3 sink writes; anything else under a topic (e.g. markers) is not data.
-LANDED_GLOB = "*.json"
+LANDED_GLOB = f"*{OBJECT_SUFFIX}"
 #: The cleaned tables' key: one row per event.
 KEY = "ind"
 #: The object a line came from, while a batch is counted.

@@ -1,4 +1,5 @@
-"""Explicit schemas of the landed events: the MySQL rows exactly as the emulator posts them.
+"""Explicit schemas of the landed events: the MySQL rows exactly as the emulator posts them
+(`services.contracts.rows`: datetimes as text, the key column of each table).
 
 No `inferSchema`: a sample can guess `follower_count` as a number one day and a string the
 next. A value of the wrong JSON type makes the whole line corrupt (PERMISSIVE mode), and the
@@ -14,6 +15,9 @@ from pyspark.sql.types import (
     StructField,
     StructType,
 )
+
+# (standard library only: the notebook imports this on Databricks, without our dependencies)
+from services.contracts.rows import KEY_COLUMNS
 
 #: Name of the column Spark fills with the raw text of a line it could not parse.
 CORRUPT_COLUMN = "_corrupt_record"
@@ -60,7 +64,7 @@ USER = StructType(
 SOURCE: dict[str, StructType] = {"pin": PIN, "geo": GEO, "user": USER}
 
 #: The column holding each table's event key before cleaning (pin calls it `index`).
-SOURCE_KEY: dict[str, str] = {"pin": "index", "geo": "ind", "user": "ind"}
+SOURCE_KEY: dict[str, str] = KEY_COLUMNS
 
 
 def with_corrupt_column(schema: StructType) -> StructType:

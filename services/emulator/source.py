@@ -1,17 +1,15 @@
 """Read events from MySQL (the RDS stand-in) as the read-only user.
 
 Event `i` is the `pinterest_data` row with `index = i` and the `geolocation_data` and
-`user_data` rows with `ind = i`. Values go out as MySQL holds them, except datetimes,
-sent as `YYYY-MM-DD HH:MM:SS` strings as the original project did.
+`user_data` rows with `ind = i`. Each row goes out as `services.contracts.rows` says (as
+MySQL holds it, datetimes as `YYYY-MM-DD HH:MM:SS` text, as the original project did).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -19,13 +17,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from services.clients import clients_for
+from services.contracts.rows import KEY_COLUMNS, Row, to_json_row
 from services.emulator.errors import EmulatorError
 from services.settings import SOURCE_TABLES, TABLES, Settings
 
-#: Column holding the event number in each source table.
-INDEX_COLUMNS: dict[str, str] = {"pin": "index", "geo": "ind", "user": "ind"}
-
-Row = dict[str, Any]
+#: Column holding the event number in each source table (the contract's key columns).
+INDEX_COLUMNS = KEY_COLUMNS
 
 #: MySQL client errors meaning the server went away (a restart): a read is worth retrying.
 _SERVER_GONE = {2003, 2006, 2013}
@@ -35,22 +32,6 @@ SERVER_GONE_PATIENCE_S = 120.0
 
 class _ServerGone(EmulatorError):
     pass
-
-
-def to_json_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    return value
-
-
-def to_json_row(row: Any) -> Row:
-    return {key: to_json_value(value) for key, value in row.items()}
 
 
 @dataclass(frozen=True)

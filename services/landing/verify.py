@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import orjson
 import urllib3
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import TopicPartition as TP
@@ -16,8 +15,10 @@ from minio import Minio
 from minio.error import MinioException, S3Error
 
 from services.clients import clients_for
-from services.landing.layout import decode_lines, parse_key, topic_prefix
+from services.contracts.keys import parse_key, topic_prefix
+from services.contracts.lines import decode_lines, is_json_line
 from services.landing.report import LandingReport, ObjectSummary, TopicLanding, tally
+from services.runner.wait import NotReady, WaitTimeout, wait_until
 from services.settings import Settings
 
 _S3_FAILURES = (MinioException, urllib3.exceptions.HTTPError, OSError)
@@ -43,7 +44,7 @@ class LandingVerifier:
         self.settings = settings
         #: The namespace's bucket unless told otherwise (a connector with its own s3.bucket.name).
         self.bucket = bucket or settings.bucket
-        clients = clients_for(settings)
+        clients = self.clients = clients_for(settings)
         self.s3: Minio = clients.s3()
         # Never subscribes or commits: it only reads metadata and watermarks.
         self.consumer: Consumer = clients.kafka_consumer(f"landing-verify-{uuid.uuid4().hex[:8]}")
@@ -150,7 +151,6 @@ class LandingVerifier:
     # --- Kafka ----------------------------------------------------------------------------
     def _watermarks(self, topic: str) -> dict[int, tuple[int, int]] | None:
         """{partition: (low, high)}, or None if the topic does not exist."""
-        where = f"Kafka at {self.settings.kafka_bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)"
         try:
             meta = self.consumer.list_topics(topic, timeout=10)
             info = meta.topics.get(topic)
@@ -164,8 +164,8 @@ class LandingVerifier:
             return out
         except KafkaException as exc:
             raise LandingError(
-                f"cannot read the offsets of {topic} from {where}: {exc}. Is the stack up? "
-                "Run `make up` (or `make status` to see what is down)."
+                f"cannot read the offsets of {topic} from Kafka ({exc}): "
+                f"{self.clients.setup_hint('kafka')}."
             ) from None
 
     # --- S3 -------------------------------------------------------------------------------
@@ -175,13 +175,12 @@ class LandingVerifier:
             exists = self.s3.bucket_exists(self.bucket)
         except _S3_FAILURES as exc:
             raise LandingError(
-                f"cannot reach S3 at {s.s3_endpoint} (S3_ENDPOINT): {exc}. Is the stack up? "
-                "Run `make up`."
+                f"cannot reach S3 ({exc}): {self.clients.setup_hint('s3')}."
             ) from None
         if not exists:
             raise LandingError(
-                f"bucket {self.bucket} does not exist at {s.s3_endpoint}: nothing of namespace "
-                f"{s.pipeline_user_id!r} has landed. `make up` creates it for PIPELINE_USER_ID; "
+                f"bucket {self.bucket} does not exist (nothing of namespace "
+                f"{s.pipeline_user_id!r} has landed): {self.clients.setup_hint('bucket')}; "
                 "pass --user-id for another namespace."
             )
 
@@ -204,7 +203,7 @@ class LandingVerifier:
         def one(item: tuple[str, str, int, int]) -> tuple[ObjectSummary, str]:
             key, etag, partition, start = item
             lines = decode_lines(self._get(key))
-            bad = sum(1 for line in lines if not _is_json(line))
+            bad = sum(1 for line in lines if not is_json_line(line))
             return ObjectSummary(key, partition, start, len(lines), bad), etag
 
         if len(pending) <= 1:
@@ -240,14 +239,6 @@ class LandingVerifier:
                 yield LandedLine(name.partition, name.start_offset + i, line, key)
 
 
-def _is_json(line: bytes) -> bool:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
 def verify(
     settings: Settings, topics: list[str] | None = None, expect: dict[str, int] | None = None
 ) -> LandingReport:
@@ -267,12 +258,17 @@ def wait_until_landed(
     """Poll until every offset in Kafka has landed (and at least `expect[topic]` records
     exist per topic, if given) or `timeout` seconds pass; returns the last report.
     Check `.complete` on the result: a timeout does not raise."""
-    deadline = time.monotonic() + timeout
     with LandingVerifier(settings) as verifier:
-        while True:
+        reports: list[LandingReport] = []
+
+        def landed() -> LandingReport:
             report = verifier.verify(topics, expect)
-            if report.complete:
-                return report
-            if time.monotonic() >= deadline:
-                return report
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            reports.append(report)
+            if not report.complete:
+                raise NotReady("; ".join(report.problems()[:3]) or "not complete yet")
+            return report
+
+        try:
+            return wait_until(landed, timeout=timeout, what="landing", interval=interval)
+        except WaitTimeout:
+            return reports[-1]

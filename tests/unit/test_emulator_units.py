@@ -10,11 +10,11 @@ import orjson
 import pytest
 import requests
 
+from services.contracts.rows import to_json_row
 from services.emulator import checkpoint as ckpt
 from services.emulator.cli import _parser
 from services.emulator.errors import DeliveryError, EmulatorError
 from services.emulator.sender import RetryPolicy, _unacknowledged, check_url
-from services.emulator.source import to_json_row
 
 pytestmark = pytest.mark.unit
 
