@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.aws import profile as aws_profile
+from services import aws_settings
 from services.aws.gateway_openapi import gateway_spec
-from services.aws.profile import AwsProfile
+from services.aws_settings import AwsProfile
 from services.settings import PROJECT_ROOT, Settings
 
 NOTEBOOK_DIR = PROJECT_ROOT / "spark" / "notebook"
@@ -73,8 +73,8 @@ def connector_config(settings: Settings) -> dict[str, str]:
 
 
 def export_all(settings: Settings, folder: Path) -> Exported:
-    profile = aws_profile.require(
-        settings, aws_profile.EXPORT, purpose="make export-aws (writes build/aws/)"
+    profile = aws_settings.require(
+        settings, aws_settings.EXPORT, purpose="make export-aws (writes build/aws/)"
     )
     assert profile.rest_proxy_ec2 is not None  # the EXPORT group requires it
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def export_all(settings: Settings, folder: Path) -> Exported:
     _export_notebooks(out, profile)
     _export_dag(out, settings)
 
-    if aws_profile.problems(settings, (aws_profile.KAFKA,)):
+    if aws_settings.problems(settings, (aws_settings.KAFKA,)):
         out.notes.append(
             "set KAFKA_BOOTSTRAP_SERVERS (and KAFKA_AUTH) to also get kafka-rest.properties "
             "and client.properties for the EC2 machine"
@@ -129,7 +129,7 @@ def kafka_rest_properties(settings: Settings, profile: AwsProfile) -> str:
         "# With KAFKA_AUTH=iam the instance needs aws-msk-iam-auth on the classpath and a role",
         "# allowed kafka-cluster:Connect, DescribeTopic and WriteData on the cluster.",
         f"id=kafka-rest-{profile.user_id}",
-        f"listeners=http://0.0.0.0:{aws_profile.REST_PROXY_EC2_PORT}",
+        f"listeners=http://0.0.0.0:{aws_settings.REST_PROXY_EC2_PORT}",
         f"bootstrap.servers={brokers}",
     ]
     if profile.kafka_auth == "scram":

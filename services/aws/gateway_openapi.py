@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.aws.profile import AwsProfile, HostPort
+from services.aws_settings import AwsProfile, HostPort
 from services.rest_proxy.openapi import openapi_spec
 
 #: The proxy paths API Gateway exposes: produce (POST) and describe (GET, used by the

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import certifi
 
-from services.aws import profile as aws_profile
-from services.aws.profile import AwsProfile, HostPort
+from services import aws_settings
+from services.aws_settings import AwsProfile, HostPort
 from services.clients.aws import AwsClients, endpoint_override
 from services.settings import PROJECT_ROOT, SOURCE_TABLES, Settings
 
@@ -333,7 +333,7 @@ def _api_gateway(ctx: Context, name: str) -> str:
         raise CheckFailed(
             "upstream",
             f"{resp.status_code}: API Gateway cannot reach the REST proxy: start it on EC2 "
-            f"and allow port {aws_profile.REST_PROXY_EC2_PORT} in its security group",
+            f"and allow port {aws_settings.REST_PROXY_EC2_PORT} in its security group",
         )
     if resp.status_code == 404:
         raise CheckFailed("missing", f"404 {body}: does topic {p.topics[0]} exist on MSK?")
@@ -359,26 +359,26 @@ CHECKS: tuple[Check, ...] = (
     Check("STS", (), lambda p, s: s.aws_endpoint_url_sts or f"https://{p.sts_host}", _sts),
     Check(
         "S3 bucket",
-        (aws_profile.S3,),
+        (aws_settings.S3,),
         lambda p, s: s.aws_endpoint_url_s3 or f"https://{p.s3_host}",
         _s3,
     ),
     Check(
         "RDS MySQL",
-        (aws_profile.MYSQL,),
+        (aws_settings.MYSQL,),
         lambda p, s: f"mysql://{p.mysql_user}:****@{p.mysql}/{p.mysql_database}",
         _rds,
     ),
     Check(
         "MSK Kafka",
-        (aws_profile.KAFKA,),
+        (aws_settings.KAFKA,),
         lambda p, s: f"{','.join(str(b) for b in p.brokers)} ({p.kafka_auth})",
         _msk,
     ),
-    Check("API Gateway", (aws_profile.REST,), lambda p, s: p.rest_url, _api_gateway),
+    Check("API Gateway", (aws_settings.REST,), lambda p, s: p.rest_url, _api_gateway),
     Check(
         "REST proxy (EC2)",
-        (aws_profile.EXPORT,),
+        (aws_settings.EXPORT,),
         lambda p, s: s.kafka_rest_proxy_ec2_host,
         _rest_proxy_ec2,
     ),
@@ -396,7 +396,7 @@ def run_preflight(
     checks: tuple[Check, ...] = CHECKS,
 ) -> list[Row]:
     """A row per bad variable, then one per check in `checks` order; within ~`deadline_s`."""
-    profile = aws_profile.resolve(settings)
+    profile = aws_settings.resolve(settings)
     clients = AwsClients(settings)
     _bound_metadata_lookups(clients, step_timeout_s)
     ctx = Context(settings, clients, profile, step_timeout_s)
@@ -407,11 +407,11 @@ def run_preflight(
     # One row per missing or malformed variable, then the checks that need none of them.
     setting_rows = [
         Row("setting", p.variable, False, masker(p.message))
-        for p in aws_profile.problems(settings, tuple(g for c in checks for g in c.groups))
+        for p in aws_settings.problems(settings, tuple(g for c in checks for g in c.groups))
     ]
     for check in checks:
         endpoint = masker(_safe_endpoint(check, profile, settings))
-        found = aws_profile.problems(settings, check.groups) if check.groups else []
+        found = aws_settings.problems(settings, check.groups) if check.groups else []
         if found:
             names = ", ".join(p.variable for p in found)
             rows[check.name] = Row(check.name, endpoint, False, f"not tried: set {names}")

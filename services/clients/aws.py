@@ -5,7 +5,7 @@ Nothing here reads a credentials file from the repository. botocore's default ch
 credentials to every client: S3 (through `BotocoreChainProvider`), MSK IAM tokens, STS.
 Spark's `s3a` uses the Java SDK's equivalent chain.
 
-Each client checks only the variables it needs (`services.aws.profile.require`), so a Spark
+Each client checks only the variables it needs (`services.aws_settings.require`), so a Spark
 job that reads S3 does not need MSK settings; a missing one raises one `AwsSettingsError`
 naming every variable that client lacks and what it must hold.
 """
@@ -29,8 +29,8 @@ from minio.credentials.providers import Provider
 from pymysql.connections import CLIENT, Connection
 from sqlalchemy import Engine, event
 
-from services.aws import profile as aws_profile
-from services.aws.profile import AwsProfile
+from services import aws_settings as aws_profile
+from services.aws_settings import AwsProfile
 from services.clients.base import ClientFactory, SparkOptions
 from services.settings import Settings, SettingsError
 

@@ -22,8 +22,8 @@ import pytest
 import requests
 from confluent_kafka import TopicPartition
 
+from services import aws_settings as aws_profile
 from services.aws import preflight
-from services.aws import profile as aws_profile
 from services.aws.gateway_openapi import gateway_spec
 from services.aws.preflight import CheckFailed
 from services.clients import clients_for

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from services import aws_settings as aws_profile
 from services.aws import preflight
-from services.aws import profile as aws_profile
 from services.aws.preflight import CheckFailed
 from services.clients.aws import AwsClients
 from services.settings import Settings

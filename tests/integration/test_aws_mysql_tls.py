@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from services import aws_settings as aws_profile
 from services.aws import preflight
-from services.aws import profile as aws_profile
 from services.aws.preflight import CheckFailed
 from services.clients.aws import AwsClients
 from services.clients.local import LocalClients

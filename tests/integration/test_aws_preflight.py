@@ -24,7 +24,7 @@ import pytest
 
 from services.aws import preflight
 from services.aws.preflight import Check, CheckFailed, Masker, Row, run_preflight
-from services.aws.profile import VARIABLES
+from services.aws_settings import VARIABLES
 from services.settings import PROJECT_ROOT, Settings
 from tests.support import fake_aws
 

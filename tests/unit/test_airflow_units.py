@@ -96,7 +96,7 @@ def test_export_aws_writes_the_dag_and_requirements_for_mwaa(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.aws.export import export_all
-    from services.aws.profile import VARIABLES
+    from services.aws_settings import VARIABLES
 
     for var in VARIABLES:
         monkeypatch.delenv(var.name, raising=False)

@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from services.aws.profile import VARIABLES
+from services.aws_settings import VARIABLES
 from services.clients import clients_for
 from services.clients.aws import AwsClients, AwsCredentialsError
 from services.settings import Settings, SettingsError

@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 from services.aws import export as aws_export
 from services.aws.__main__ import main
 from services.aws.export import REQUIRED_CONNECTOR_KEYS, export_all
-from services.aws.profile import VARIABLES, AwsSettingsError
+from services.aws_settings import VARIABLES, AwsSettingsError
 from services.rest_proxy.openapi import openapi_spec
 from services.settings import Settings
 
@@ -139,7 +139,7 @@ def test_ec2_properties_match_kafka_auth_and_hold_no_secret(
     assert "client.sasl.mechanism=SCRAM-SHA-512" in rest
     assert "client.security.protocol=SASL_SSL" in rest
     iam = aws_export.kafka_client_properties(
-        aws_export.aws_profile.resolve(settings(kafka_auth="iam"))
+        aws_export.aws_settings.resolve(settings(kafka_auth="iam"))
     )
     assert "sasl.mechanism=AWS_MSK_IAM" in iam and "IAMClientCallbackHandler" in iam
     for path in exported.files:

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 
 from services.aws.export import export_all
 from services.aws.gateway_openapi import KINESIS_METHODS
-from services.aws.profile import VARIABLES
+from services.aws_settings import VARIABLES
 from services.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.aws.profile import AwsSettingsError
+from services.aws_settings import AwsSettingsError
 from services.clients import clients_for
 from services.clients.aws import MSK_IAM_AUTH_JAR
 from services.settings import Settings
