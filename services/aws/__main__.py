@@ -1,4 +1,5 @@
-"""`python -m services.aws check|export`: the AWS preflight and the AWS-side configuration.
+"""`python -m services.aws check|export|env`: the AWS preflight, the AWS-side configuration, and
+`.env.example`'s AWS block rewritten from the settings fields.
 
 Exit status: 0 all good; 1 `check` found a FAIL; 2 bad settings or the folder is unwritable.
 """
@@ -25,7 +26,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     export = sub.add_parser("export", help="write the AWS-side configuration into build/aws/")
     export.add_argument("--out", type=Path, default=PROJECT_ROOT / "build" / "aws")
+    sub.add_parser("env", help="rewrite .env.example's AWS block from the settings fields")
     return parser
+
+
+def _env_example() -> int:
+    from services.aws_settings import ENV_HEADER, env_example_block
+
+    path = PROJECT_ROOT / ".env.example"
+    text = path.read_text(encoding="utf-8")
+    # The block is the file's tail: everything above it is written by hand.
+    head = text[: text.index(ENV_HEADER)] if ENV_HEADER in text else text.rstrip("\n") + "\n\n"
+    path.write_text(head + env_example_block(), encoding="utf-8")
+    print(path)
+    return 0
 
 
 def _check(settings: Settings, args: argparse.Namespace) -> int:
@@ -54,6 +68,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "env":
+        return _env_example()
     try:
         settings = load_settings()
         return _check(settings, args) if args.command == "check" else _export(settings, args)

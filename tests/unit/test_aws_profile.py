@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services import aws_settings as aws_profile
+from services import aws_settings
 from services.aws_settings import VARIABLES, AwsSettingsError
 from services.clients import clients_for
 from services.clients.aws import AwsClients
@@ -49,7 +49,7 @@ def test_every_variable_is_a_setting_and_documented() -> None:
     for var in VARIABLES:
         field = Settings.model_fields[var.field]
         assert var.holds == field.description and var.example and var.groups
-        assert set(var.groups) <= set(aws_profile.GROUPS)
+        assert set(var.groups) <= set(aws_settings.GROUPS)
     # VARIABLES is derived: exactly the fields that carry AWS metadata, in field order.
     marked = [
         f
@@ -63,8 +63,8 @@ def test_every_variable_is_a_setting_and_documented() -> None:
 
 def test_full_setup_resolves_every_endpoint_and_default() -> None:
     s = aws(**REQUIRED)
-    assert aws_profile.problems(s) == []
-    p = aws_profile.require(s)
+    assert aws_settings.problems(s) == []
+    p = aws_settings.require(s)
     assert p.user_id == "0a1b2c3d4e5f"
     assert p.bucket == "user-0a1b2c3d4e5f-bucket"
     assert p.topics == ["0a1b2c3d4e5f.pin", "0a1b2c3d4e5f.geo", "0a1b2c3d4e5f.user"]
@@ -98,7 +98,7 @@ def test_every_value_can_be_overridden(tmp_path: Path) -> None:
         kafka_sasl_username="alice",
         kafka_sasl_password="scram-pw",
     )
-    p = aws_profile.require(s)
+    p = aws_settings.require(s)
     assert (p.region, p.mysql.port, p.mysql_database, p.mysql_ssl_ca) == (
         "eu-central-1",
         3307,
@@ -111,7 +111,7 @@ def test_every_value_can_be_overridden(tmp_path: Path) -> None:
 
 def test_nothing_set_names_every_required_variable_and_what_it_holds() -> None:
     with pytest.raises(AwsSettingsError) as info:
-        aws_profile.require(aws())
+        aws_settings.require(aws())
     message = str(info.value)
     for name in ("PIPELINE_USER_ID", "MYSQL_HOST", "MYSQL_USER", "MYSQL_PASSWORD"):
         assert f"  {name}: not set: it must hold" in message
@@ -128,7 +128,7 @@ def test_nothing_set_names_every_required_variable_and_what_it_holds() -> None:
 @pytest.mark.parametrize("missing", sorted(REQUIRED))
 def test_each_missing_variable_is_named(missing: str) -> None:
     s = aws(**{k: v for k, v in REQUIRED.items() if k != missing})
-    assert [p.variable for p in aws_profile.problems(s)] == [missing.upper()]
+    assert [p.variable for p in aws_settings.problems(s)] == [missing.upper()]
 
 
 def test_local_defaults_copied_from_env_example_do_not_count() -> None:
@@ -142,13 +142,13 @@ def test_local_defaults_copied_from_env_example_do_not_count() -> None:
             "kafka_auth": "none",
         }
     )
-    found = {p.variable: p.message for p in aws_profile.problems(s)}
+    found = {p.variable: p.message for p in aws_settings.problems(s)}
     assert set(found) == {"PIPELINE_USER_ID", "MYSQL_USER", "MYSQL_PASSWORD"}
     assert found["MYSQL_USER"].startswith("'pinterest_reader' is the local default")
     # A secret is never echoed, not even a local one.
     assert "reader-local-only" not in found["MYSQL_PASSWORD"]
     # KAFKA_AUTH=none is the local plaintext listener: under aws it reads as IAM.
-    assert aws_profile.resolve(s).kafka_auth == "iam"
+    assert aws_settings.resolve(s).kafka_auth == "iam"
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_local_defaults_copied_from_env_example_do_not_count() -> None:
     ],
 )
 def test_values_wrong_only_for_aws_say_what_is_wrong(field: str, value: str, expected: str) -> None:
-    found = aws_profile.problems(aws(**{**REQUIRED, field: value}))
+    found = aws_settings.problems(aws(**{**REQUIRED, field: value}))
     assert len(found) == 1 and found[0].variable == field.upper()
     assert expected in found[0].message
     # Right for the local stack, so only the AWS check refuses them.
@@ -202,7 +202,7 @@ def test_malformed_values_are_refused_for_every_target(
 
 
 def test_scram_needs_its_user_and_password() -> None:
-    found = aws_profile.problems(aws(**REQUIRED, kafka_auth="scram"))
+    found = aws_settings.problems(aws(**REQUIRED, kafka_auth="scram"))
     assert [p.variable for p in found] == ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"]
     assert all("KAFKA_AUTH=scram needs it" in p.message for p in found)
 
@@ -238,9 +238,10 @@ def test_local_target_keeps_the_local_factory() -> None:
 
 def test_env_example_ends_with_the_generated_aws_block() -> None:
     text = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
-    assert aws_profile.ENV_HEADER in text, "append aws_profile.env_example_block() to .env.example"
-    block = text[text.index(aws_profile.ENV_HEADER) :]
-    assert block == aws_profile.env_example_block()
+    assert aws_settings.ENV_HEADER in text, "run: .venv/bin/python -m services.aws env"
+    block = text[text.index(aws_settings.ENV_HEADER) :]
+    # A field's description, example or groups changed: rewrite the block from the fields.
+    assert block == aws_settings.env_example_block(), "run: .venv/bin/python -m services.aws env"
     # Exactly one commented assignment per variable (plus the target): no wrapped prose
     # line may look like one, or uncommenting the block would break it.
     assignments = re.findall(r"^# ([A-Z0-9_]+)=", block, flags=re.M)
@@ -251,16 +252,16 @@ def test_uncommenting_the_aws_block_of_a_copied_env_example_switches_target(
     tmp_path: Path,
 ) -> None:
     text = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
-    head, block = text.split(aws_profile.ENV_HEADER, 1)
+    head, block = text.split(aws_settings.ENV_HEADER, 1)
     # What a user does: copy the file, uncomment the assignments of the AWS block.
     uncommented = re.sub(r"^# ([A-Z0-9_]+=)", r"\1", block, flags=re.M)
     env = tmp_path / ".env"
-    env.write_text(head + aws_profile.ENV_HEADER + uncommented, encoding="utf-8")
+    env.write_text(head + aws_settings.ENV_HEADER + uncommented, encoding="utf-8")
     s = Settings(_env_file=env)
     assert s.pipeline_target == "aws"
     assert s.mysql_host.endswith(".rds.amazonaws.com")  # the AWS lines win over the local ones
     # Only the secrets, left blank in the example, are still missing.
-    assert [p.variable for p in aws_profile.problems(s)] == [
+    assert [p.variable for p in aws_settings.problems(s)] == [
         "MYSQL_PASSWORD",
         "MYSQL_ADMIN_PASSWORD",
     ]
