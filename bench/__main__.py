@@ -206,11 +206,11 @@ def spark_batch(settings: Settings, quick: bool) -> dict[str, Any]:
 
 @section("streaming", "Structured Streaming into Delta: capacity, latency at 50%/80% of it")
 def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
-    from bench import streaming as bench_streaming
+    from bench import streaming as streaming_bench
 
     ns = settings.model_copy(update={"pipeline_user_id": f"bench{uuid.uuid4().hex[:8]}"})
     try:
-        return bench_streaming.bench(
+        return streaming_bench.bench(
             ns,
             rate=3000.0,
             seconds=10.0 if quick else 30.0,
@@ -219,7 +219,7 @@ def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
             loads=(0.5, 0.8),
         )
     finally:
-        bench_streaming.drop_namespace(ns)
+        streaming_bench.drop_namespace(ns)
 
 
 @section("demo", "warm `make demo` (stack up, database seeded), end to end")
