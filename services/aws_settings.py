@@ -81,7 +81,7 @@ def _variable(field: str, info: FieldInfo) -> Variable | None:
     return Variable(
         name=field.upper(),
         holds=str(info.description),
-        example=str((info.examples or [""])[0]),
+        example=Settings.example(field),
         groups=tuple(str(g) for g in groups),
         default=default,
         secret=info.annotation is SecretStr,

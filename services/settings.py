@@ -243,7 +243,8 @@ class Settings(BaseSettings):
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
 
     # --- AWS --------------------------------------------------------------------------
-    # Read only when PIPELINE_TARGET=aws (services/aws, services/clients/aws.py, docs/aws.md).
+    # Read only when PIPELINE_TARGET=aws (services/aws_settings.py, services/clients/aws.py,
+    # docs/aws.md).
     # The EC2 instance running the Confluent REST proxy: API Gateway's HTTP-proxy integration
     # forwards to it.
     kafka_rest_proxy_ec2_host: str = Field(
@@ -292,8 +293,9 @@ class Settings(BaseSettings):
     @classmethod
     def _check_host_name(cls, value: str, info: ValidationInfo) -> str:
         if "://" in value or "/" in value:
-            example = cls.holds(info).rpartition(", e.g. ")[2]
-            raise ValueError(f"{value!r} is a URL: give the host name only, e.g. {example}")
+            raise ValueError(
+                f"{value!r} is a URL: give the host name only, e.g. {cls.example(info)}"
+            )
         return value
 
     @field_validator("kafka_bootstrap_servers")
@@ -315,10 +317,14 @@ class Settings(BaseSettings):
 
     @classmethod
     def holds(cls, field: str | ValidationInfo) -> str:
-        """What a field must hold, from its description and first example."""
+        """What a field must hold: its description and first example."""
         name = field if isinstance(field, str) else str(field.field_name)
-        info = cls.model_fields[name]
-        return f"{info.description}, e.g. {(info.examples or [''])[0]}"
+        return f"{cls.model_fields[name].description}, e.g. {cls.example(name)}"
+
+    @classmethod
+    def example(cls, field: str | ValidationInfo) -> str:
+        name = field if isinstance(field, str) else str(field.field_name)
+        return str((cls.model_fields[name].examples or [""])[0])
 
     @field_validator("pipeline_user_id")
     @classmethod
