@@ -92,7 +92,8 @@ def job(settings: Settings, *args: str, ready: Callable[[], str] | None = None) 
     child = ChildProcess(
         f"streaming job ({' '.join(args)})",
         [sys.executable, "-m", "spark.streaming", *args],
-        env={"PIPELINE_USER_ID": settings.pipeline_user_id},
+        # Unbuffered: the log holds every line up to a hang or a kill, not a buffer's worth less.
+        env={"PIPELINE_USER_ID": settings.pipeline_user_id, "PYTHONUNBUFFERED": "1"},
         log=log,
         probe=ready,
         start_timeout=JOB_TIMEOUT_S,
