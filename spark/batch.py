@@ -63,19 +63,18 @@ def s3a_root(settings: Settings) -> str:
 
 
 def _check_bucket(settings: Settings) -> None:
-    s3 = clients_for(settings).s3()
+    clients = clients_for(settings)
+    s3 = clients.s3()
     try:
         exists = s3.bucket_exists(settings.bucket)
     except Exception as exc:  # any transport error means the same thing to the user here
         raise BatchError(
-            f"S3 at {settings.s3_endpoint} is not reachable ({type(exc).__name__}: {exc}). "
-            "Start the local stack with `make up`, or set S3_ENDPOINT to a running S3."
+            f"S3 is not reachable ({type(exc).__name__}: {exc}): {clients.setup_hint('s3')}."
         ) from None
     if not exists:
         raise BatchError(
-            f"bucket {settings.bucket} does not exist at {settings.s3_endpoint}: run `make up` "
-            "(it creates the bucket for PIPELINE_USER_ID) or set PIPELINE_USER_ID to the "
-            "namespace that holds the landed events."
+            f"bucket {settings.bucket} does not exist: {clients.setup_hint('bucket')}; or set "
+            "PIPELINE_USER_ID to the namespace that holds the landed events."
         )
 
 

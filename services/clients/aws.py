@@ -19,6 +19,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import botocore.session
 import certifi
+import requests
 import urllib3
 from botocore.config import Config
 from confluent_kafka import Consumer, Producer
@@ -31,7 +32,7 @@ from sqlalchemy import Engine, event
 
 from services import aws_settings as aws_profile
 from services.aws_settings import AwsProfile
-from services.clients.base import ClientFactory, SparkOptions
+from services.clients.base import ClientFactory, Missing, SparkOptions
 from services.settings import Settings, SettingsError
 
 #: The Java client's MSK IAM login module. Only its own jar (`nodeps`): the AWS SDK v2 classes
@@ -265,6 +266,57 @@ class AwsClients(ClientFactory):
     # --- API Gateway ----------------------------------------------------------------------
     def rest_proxy_url(self) -> str:
         return self.profile(aws_profile.REST).rest_url
+
+    def rest_session(self) -> requests.Session:
+        session = super().rest_session()
+        # API Gateway's certificates chain to Amazon Trust Services: verify with certifi's
+        # bundle, like every other AWS client here, not whatever the host happens to hold.
+        session.verify = certifi.where()
+        return session
+
+    # --- what to tell the user ------------------------------------------------------------
+    def setup_hint(self, missing: Missing) -> str:
+        # Nothing is created for the user on AWS: name the resource, the settings that
+        # name it, and the check that shows which step fails.
+        s = self.settings
+        check = "`make check-aws` shows which step fails"
+        user = f"PIPELINE_USER_ID={s.pipeline_user_id}"
+        topics = (
+            "create them on the MSK cluster (kafka-topics.sh --create on the client machine, "
+            "with the client.properties `make export-aws` writes), or check "
+            f"{user} and KAFKA_BOOTSTRAP_SERVERS"
+        )
+        hints: dict[Missing, str] = {
+            "s3": (
+                f"check S3_REGION={s.s3_region} (and AWS_ENDPOINT_URL_S3 if set) and the AWS "
+                f"credentials in your shell; {check}"
+            ),
+            "kafka": (
+                "MSK answers only inside its VPC: run from a machine there, and check "
+                f"KAFKA_BOOTSTRAP_SERVERS and KAFKA_AUTH={aws_profile.kafka_auth(s)} (the IAM "
+                f"policy or the SCRAM secret); {check}"
+            ),
+            "rest": (
+                "check REST_PROXY_URL is the API Gateway invoke URL with its stage, that the "
+                f"API is deployed and the REST proxy on EC2 runs; {check}"
+            ),
+            "mysql": (
+                "check MYSQL_HOST is the RDS endpoint and its security group admits this "
+                f"machine, and MYSQL_USER and MYSQL_PASSWORD; {check}"
+            ),
+            "bucket": (
+                f"create it in {s.s3_region} (aws s3 mb s3://{s.bucket} --region {s.s3_region}), "
+                f"or check {user} (the bucket is user-<id>-bucket) and S3_REGION; {check}"
+            ),
+            "topics": f"{topics}; {check}",
+            "streaming-topics": f"{topics}; {check}",
+            "streams": (
+                f"create the Kinesis streams streaming-{s.pipeline_user_id}-<table> and import "
+                "the /streams routes `make export-aws` writes (docs/kinesis.md, On AWS), or "
+                f"check {user}; {check}"
+            ),
+        }
+        return hints[missing]
 
 
 class BotocoreChainProvider(Provider):

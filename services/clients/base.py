@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
 
+import requests
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from minio import Minio
 from sqlalchemy import Engine, create_engine
 
 from services.settings import Settings
+
+#: What `setup_hint` explains: a service that did not answer (s3, kafka, rest, mysql) or a
+#: resource of the namespace that does not exist (the bucket, the batch or streaming topics,
+#: the Kinesis streams behind REST_PROXY_URL's /streams routes).
+Missing = Literal["s3", "kafka", "rest", "mysql", "bucket", "topics", "streaming-topics", "streams"]
 
 
 class SparkOptions(dict[str, str]):
@@ -109,4 +115,22 @@ class ClientFactory(abc.ABC):
 
     # --- HTTP endpoints -----------------------------------------------------------------
     def rest_proxy_url(self) -> str:
+        """The Confluent-style REST API (and its /streams routes): the local proxy, or the
+        API Gateway invoke URL with its stage."""
         return self.settings.rest_proxy_url.rstrip("/")
+
+    def legacy_api_url(self) -> str:
+        """The original project's API (local only: AWS has no stand-in for it)."""
+        return self.settings.legacy_api_url.rstrip("/")
+
+    def rest_session(self) -> requests.Session:
+        """An HTTP session for `rest_proxy_url()`: one per thread (sessions are not thread-safe)."""
+        session = requests.Session()
+        session.headers["User-Agent"] = f"pinterest-pipeline/{self.target}"
+        return session
+
+    # --- what to tell the user ------------------------------------------------------------
+    @abc.abstractmethod
+    def setup_hint(self, missing: Missing) -> str:
+        """How to fix a service that did not answer or a resource that is missing, on this
+        target: locally `make up` starts and creates everything; on AWS the user does."""

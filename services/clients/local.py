@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from minio import Minio
 
-from services.clients.base import ClientFactory, SparkOptions
+from services.clients.base import ClientFactory, Missing, SparkOptions
 
 
 class LocalClients(ClientFactory):
@@ -49,3 +49,22 @@ class LocalClients(ClientFactory):
             "fs.s3a.attempts.maximum": "3",
             "fs.s3a.retry.limit": "3",
         }
+
+    def setup_hint(self, missing: Missing) -> str:
+        s = self.settings
+        user = f"PIPELINE_USER_ID={s.pipeline_user_id}"
+        up = "start the stack with `make up` and check `make status`"
+        hints: dict[Missing, str] = {
+            "s3": f"{up} (or fix S3_ENDPOINT={s.s3_endpoint})",
+            "kafka": f"{up} (or fix KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap_servers})",
+            "rest": f"{up} (or fix REST_PROXY_URL={s.rest_proxy_url})",
+            "mysql": f"{up} (or fix MYSQL_HOST and MYSQL_PORT)",
+            "bucket": f"`make up` creates it for {user} (or check that user id)",
+            "topics": f"`make up` creates them for {user} (or check that user id)",
+            "streaming-topics": f"`make up` creates them for {user} (or check that user id)",
+            "streams": (
+                f"`make up` creates the streaming topics the /streams routes serve for {user} "
+                "(or check that user id)"
+            ),
+        }
+        return hints[missing]

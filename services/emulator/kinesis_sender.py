@@ -69,13 +69,13 @@ class KinesisSender(Sender):
             except requests.RequestException as exc:
                 raise EmulatorError(
                     f"cannot reach the kinesis endpoint at {self.base} "
-                    f"({type(exc).__name__}): start it (`make up`) or fix {self.setting}"
+                    f"({type(exc).__name__}): {self.clients.setup_hint('rest')}"
                 ) from None
             if response.status_code != 200:
                 raise EmulatorError(
                     f"stream {stream!r} is not available behind {self.base} "
-                    f"(HTTP {response.status_code}: {_message(response)}): `make up` creates "
-                    "the streaming topics of PIPELINE_USER_ID; or fix PIPELINE_USER_ID"
+                    f"(HTTP {response.status_code}: {_message(response)}): "
+                    f"{self.clients.setup_hint('streams')}"
                 )
 
     def url_for(self, table: str, topic: str) -> str:

@@ -18,6 +18,7 @@ from services.emulator.progress import Reporter
 from services.emulator.sender import RetryPolicy
 from services.emulator.source import EventSource
 from services.emulator.summary import INTERRUPTED, Summary
+from services.runner.wait import sleep_until
 from services.settings import TABLES, Settings
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,12 @@ def run(
                 reporter.advance(1)
                 if total is not None and sent >= total:
                     break
-                pause = (
-                    max(0.0, sent / rate - (time.monotonic() - began))
-                    if rate is not None
-                    else rng.uniform(0, MAX_PAUSE_S)
-                )
-                if pause:
-                    time.sleep(pause)
+                # Pacing, not polling: a fixed rate waits for the moment the next event is
+                # due (so slow sends are caught up); otherwise a random pause like a user's.
+                if rate is not None:
+                    sleep_until(began + sent / rate)
+                else:
+                    sleep_until(time.monotonic() + rng.uniform(0, MAX_PAUSE_S))
     except KeyboardInterrupt:
         sender.stopping.set()
         summary.error = INTERRUPTED

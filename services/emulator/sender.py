@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import orjson
 import requests
 
+from services.clients import clients_for
 from services.emulator.errors import DeliveryError, EmulatorError
 from services.settings import Settings
 
@@ -105,11 +106,14 @@ class Sender:
         policy: RetryPolicy,
         on_retry: Callable[[int], None] | None = None,
     ) -> None:
+        # The endpoint and its HTTP session come from the client factory: on AWS the URL is
+        # API Gateway's invoke URL (checked by the AWS profile) and TLS is verified there.
+        self.clients = clients_for(settings)
         if target == "rest":
-            self.base = check_url(settings.rest_proxy_url, "REST_PROXY_URL")
+            self.base = check_url(self.clients.rest_proxy_url(), "REST_PROXY_URL")
             self.setting = "REST_PROXY_URL"
         elif target == "legacy":
-            self.base = check_url(settings.legacy_api_url, "LEGACY_API_URL")
+            self.base = check_url(self.clients.legacy_api_url(), "LEGACY_API_URL")
             self.setting = "LEGACY_API_URL"
         else:
             raise EmulatorError(f"--target {target!r}: use rest or legacy")
@@ -127,7 +131,7 @@ class Sender:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = self.clients.rest_session()
             self._local.session = session
         return session
 
@@ -139,15 +143,20 @@ class Sender:
             try:
                 response = self._session().get(url, timeout=HTTP_TIMEOUT)
             except requests.RequestException as exc:
+                # The legacy API is a local stand-in only, with its own setting.
+                fix = (
+                    self.clients.setup_hint("rest")
+                    if self.target == "rest"
+                    else f"start it (`make up`) or fix {self.setting}"
+                )
                 raise EmulatorError(
                     f"cannot reach the {self.target} endpoint at {self.base} "
-                    f"({type(exc).__name__}): start it (`make up`) or fix {self.setting}"
+                    f"({type(exc).__name__}): {fix}"
                 ) from None
             if topic and response.status_code == 404:
                 raise EmulatorError(
-                    f"topic {topic!r} does not exist behind {self.base}: create it "
-                    "(`make up` creates the topics of PIPELINE_USER_ID), or fix "
-                    "PIPELINE_USER_ID"
+                    f"topic {topic!r} does not exist behind {self.base}: "
+                    f"{self.clients.setup_hint('topics')}"
                 )
 
     # --- sending -------------------------------------------------------------------------

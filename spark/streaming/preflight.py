@@ -21,32 +21,29 @@ class PreflightError(RuntimeError):
 
 
 def check_bucket(settings: Settings) -> None:
+    clients = clients_for(settings)
     try:
-        exists = clients_for(settings).s3().bucket_exists(settings.bucket)
+        exists = clients.s3().bucket_exists(settings.bucket)
     except (MinioException, HTTPError, OSError) as exc:
-        raise PreflightError(
-            f"S3 at S3_ENDPOINT={settings.s3_endpoint} did not answer ({exc}): start the stack "
-            "with `make up` and check `make status`."
-        ) from None
+        raise PreflightError(f"S3 did not answer ({exc}): {clients.setup_hint('s3')}.") from None
     if not exists:
         raise PreflightError(
-            f"bucket {settings.bucket} does not exist: `make up` creates it for "
-            f"PIPELINE_USER_ID={settings.pipeline_user_id} (or check that user id)."
+            f"bucket {settings.bucket} does not exist: {clients.setup_hint('bucket')}."
         )
 
 
 def check_topics(settings: Settings, tables: Iterable[str], timeout_s: float = 10.0) -> None:
     wanted = [settings.streaming_topic(t) for t in tables]
+    clients = clients_for(settings)
     try:
-        present = clients_for(settings).kafka_admin().list_topics(timeout=timeout_s).topics
+        present = clients.kafka_admin().list_topics(timeout=timeout_s).topics
     except KafkaException as exc:
         raise PreflightError(
-            f"Kafka at KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers} did not "
-            f"answer within {timeout_s:g} s ({exc}): start the stack with `make up`."
+            f"Kafka did not answer within {timeout_s:g} s ({exc}): {clients.setup_hint('kafka')}."
         ) from None
     missing = [t for t in wanted if t not in present]
     if missing:
         raise PreflightError(
-            f"streaming topic(s) {', '.join(missing)} do not exist: `make up` creates them for "
-            f"PIPELINE_USER_ID={settings.pipeline_user_id} (or check that user id)."
+            f"streaming topic(s) {', '.join(missing)} do not exist: "
+            f"{clients.setup_hint('streaming-topics')}."
         )

@@ -1,18 +1,25 @@
-"""`clients_for` builds one factory per settings object: every call site shares it (and, on
-AWS, one botocore session, so the credential chain is read once). No network."""
+"""The client factory is the one place that knows the target: `clients_for` builds one per
+settings object (every call site shares it and, on AWS, one botocore session), it tells the
+user how to fix a missing bucket or topic on that target, and it gives the emulator its
+endpoint and HTTP session. No network beyond a refused loopback port."""
 
 from __future__ import annotations
 
 import copy
 import pickle
-from typing import Any
+from typing import Any, get_args
 
+import certifi
 import pytest
 
 from services.clients import clients_for
 from services.clients.aws import AwsClients
+from services.clients.base import Missing
 from services.clients.local import LocalClients
-from services.settings import Settings
+from services.emulator.errors import EmulatorError
+from services.emulator.sender import RetryPolicy, Sender
+from services.settings import Settings, SettingsError
+from tests.support.fake_aws import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +72,54 @@ def test_changing_the_target_changes_the_factory() -> None:
     assert isinstance(clients_for(settings), LocalClients)
     settings.pipeline_target = "aws"
     assert isinstance(clients_for(settings), AwsClients)
+
+
+# --- target-aware hints ------------------------------------------------------------------------
+
+ALL_MISSING: tuple[Missing, ...] = get_args(Missing)
+
+
+def test_local_hints_say_make_up_creates_and_starts_everything() -> None:
+    clients = clients_for(Settings(_env_file=None, pipeline_user_id="ns-1"))
+    for missing in ALL_MISSING:
+        assert "`make up`" in clients.setup_hint(missing), missing
+    assert clients.setup_hint("bucket") == (
+        "`make up` creates it for PIPELINE_USER_ID=ns-1 (or check that user id)"
+    )
+    assert "S3_ENDPOINT=http://127.0.0.1:9000" in clients.setup_hint("s3")
+
+
+def test_aws_hints_name_what_to_create_and_never_make_up() -> None:
+    clients = clients_for(Settings(_env_file=None, **AWS))
+    for missing in ALL_MISSING:
+        hint = clients.setup_hint(missing)
+        assert "make up" not in hint, missing
+        assert "`make check-aws`" in hint, missing
+    bucket = clients.setup_hint("bucket")
+    assert "aws s3 mb s3://user-0a1b2c3d4e5f-bucket --region eu-central-1" in bucket
+    assert "PIPELINE_USER_ID=0a1b2c3d4e5f" in bucket
+    assert "KAFKA_BOOTSTRAP_SERVERS" in clients.setup_hint("topics")
+    assert "KAFKA_AUTH=iam" in clients.setup_hint("kafka")
+    assert "streaming-0a1b2c3d4e5f-<table>" in clients.setup_hint("streams")
+    assert "invoke URL" in clients.setup_hint("rest")
+
+
+def test_the_emulator_gets_its_endpoint_and_session_from_the_factory() -> None:
+    aws = Settings(_env_file=None, **AWS)
+    sender = Sender(aws, "rest", RetryPolicy(max_retries=0))
+    assert sender.base == AWS["rest_proxy_url"]
+    session = sender._session()
+    assert session.verify == certifi.where()
+    assert session is sender._session()  # one per thread, kept
+
+    local = Settings(_env_file=None, rest_proxy_url=f"http://127.0.0.1:{free_port()}/")
+    sender = Sender(local, "rest", RetryPolicy(max_retries=0))
+    assert sender.base == local.rest_proxy_url.rstrip("/")
+    with pytest.raises(EmulatorError, match=r"cannot reach the rest endpoint .*`make up`"):
+        sender.preflight([local.topic("pin")])
+
+
+def test_the_emulator_refuses_an_aws_invoke_url_that_is_not_one() -> None:
+    aws = Settings(_env_file=None, **{**AWS, "rest_proxy_url": "http://127.0.0.1:8082"})
+    with pytest.raises(SettingsError, match="REST_PROXY_URL"):
+        Sender(aws, "rest", RetryPolicy(max_retries=0))

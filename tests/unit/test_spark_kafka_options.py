@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from services.aws_settings import AwsSettingsError
 from services.clients import clients_for
 from services.clients.aws import MSK_IAM_AUTH_JAR
-from services.settings import Settings
+from services.settings import Settings, SettingsError
 from spark.streaming.source import kafka_options
 
 pytestmark = pytest.mark.unit
@@ -96,5 +95,5 @@ def test_the_scram_password_is_never_logged_or_shown(caplog: pytest.LogCaptureFi
 
 
 def test_scram_without_its_credentials_names_the_missing_variables() -> None:
-    with pytest.raises(AwsSettingsError, match="KAFKA_SASL_PASSWORD"):
+    with pytest.raises(SettingsError, match="KAFKA_SASL_PASSWORD"):
         clients_for(aws(kafka_auth="scram", kafka_sasl_username="u")).spark_kafka_options()
