@@ -251,7 +251,7 @@ def demo(settings: Settings, quick: bool) -> dict[str, Any]:
 
 @section("airflow", "Airflow venv cold install; one `airflow dags test` beside `make batch`")
 def airflow(settings: Settings, quick: bool) -> dict[str, Any]:
-    from services.airflow import bench as airflow_bench
+    from bench import airflow as airflow_bench
 
     return airflow_bench.run(settings)
 
