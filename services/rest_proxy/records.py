@@ -5,7 +5,7 @@ produce request -> 422; unsupported media type -> 415; too large -> 413.
 
 One parser, one rule (issue 13): msgspec reads the envelope and hands over each key's
 and value's JSON text untouched; each text is then checked with exactly the test the S3
-sink applies before it lands a value (`orjson.loads`, see `services/landing/layout.py`),
+sink applies before it lands a value (`orjson.loads`, see `services/contracts/lines.py`),
 so whatever the proxy acknowledges, the sink can write. That rule refuses invalid UTF-8,
 lone surrogates, numbers that overflow a double (`1e400`) and nesting deeper than
 `MAX_JSON_DEPTH` levels within one key or value.

@@ -23,8 +23,8 @@ import orjson
 from sqlalchemy import text
 
 from services.clients import clients_for
+from services.contracts.rows import KEY_COLUMNS
 from services.demo.run import DemoResult, run_demo
-from services.emulator.source import INDEX_COLUMNS
 from services.settings import SOURCE_TABLES, TABLES, Settings
 from tests.support import spark_reference as reference
 from tests.support.namespaces import drop_namespace, seeded_database
@@ -100,7 +100,7 @@ def landed(settings: Settings, table: str) -> Landed:
         for k, line in enumerate(data.splitlines()):
             out.lines += 1
             out.offsets[(partition, start + k)] += 1
-            out.indexes.add(int(orjson.loads(line)[INDEX_COLUMNS[table]]))
+            out.indexes.add(int(orjson.loads(line)[KEY_COLUMNS[table]]))
     return out
 
 
@@ -129,7 +129,7 @@ def accounted(settings: Settings, result: DemoResult, rows: Rows) -> dict[str, d
     counts: dict[str, dict[str, int]] = {}
     cleaned = {r.table: r.cleaned_rows for r in result.reconciliation}
     for t in TABLES:
-        source = {int(r[INDEX_COLUMNS[t]]) for r in rows[t]}  # type: ignore[call-overload]
+        source = {int(r[KEY_COLUMNS[t]]) for r in rows[t]}  # type: ignore[call-overload]
         end = kafka_end_offsets(settings, t)
         got = landed(settings, t)
         missing = source - got.indexes
@@ -164,7 +164,7 @@ def _rounded(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
 
 def answers_match_reference(result: DemoResult, rows: Rows) -> None:
     keyed = {
-        t: {int(r[INDEX_COLUMNS[t]]): _as_posted(r) for r in rows[t]}  # type: ignore[call-overload]
+        t: {int(r[KEY_COLUMNS[t]]): _as_posted(r) for r in rows[t]}  # type: ignore[call-overload]
         for t in TABLES
     }
     expected = reference.answers(keyed["pin"], keyed["geo"], keyed["user"])
