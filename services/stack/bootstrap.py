@@ -11,8 +11,8 @@ from pathlib import Path
 from confluent_kafka.admin import NewTopic
 
 from services.clients import clients_for
-from services.settings import Settings
-from services.stack import install, mysql_layout
+from services.settings import Settings, load_settings
+from services.stack import install, mysql_layout, probes
 from services.stack import mysql_accounts as mysql_accounts_module
 from services.stack.errors import StackError
 
@@ -54,6 +54,34 @@ def prepare_mysql(settings: Settings) -> None:
     for d in dirs:
         _chown_tree(d, account.pw_uid, account.pw_gid)
         d.chmod(0o755 if d == mysql_layout.run_dir(settings) else 0o700)
+
+
+def before_mysql_start(settings: Settings) -> None:
+    """MariaDB's `before_start` hook: its folders (handed to `mysql` when run as root) and,
+    the first time, its system tables."""
+    prepare_mysql(settings)
+    init_mysql_datadir(settings)
+
+
+#: The settings that define MariaDB's accounts and what they may use (SECURITY.md).
+ACCOUNT_SETTINGS = (
+    "mysql_database",
+    "mysql_user",
+    "mysql_password",
+    "mysql_admin_user",
+    "mysql_admin_password",
+)
+
+
+def after_mysql_healthy(settings: Settings) -> None:
+    """MariaDB's `after_healthy` hook: the accounts, then the TCP login users make."""
+    # Accounts follow the configuration (.env, environment), never a caller's copy aimed at
+    # a scratch database: a fault test restarting MariaDB with its seeded settings must not
+    # move the shared accounts' grants to its throwaway database.
+    configured = load_settings()
+    if all(getattr(settings, f) == getattr(configured, f) for f in ACCOUNT_SETTINGS):
+        mysql_accounts(settings)
+    probes.wait_until(probes.mysql_tcp, settings, timeout=10)
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

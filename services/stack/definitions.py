@@ -1,21 +1,33 @@
 """The native services: how each starts, what it depends on, how it is probed.
 
 Pure descriptions: building them writes nothing (`make status` and `make logs` build them
-too); `configs.prepare` renders the files they name, as the first step of `make up`.
+too); `configs.prepare` renders the files they name, as the first step of `make up`. What a
+service needs done around its start is a hook on it (`before_start`, `after_healthy`), run
+by `lifecycle` for whichever service declares one.
 
-Order matters: `SERVICES` is the dependency order `make up` starts them in.
+`all_services` returns them in start order, computed from each one's `depends_on`: the
+declared order wherever the dependencies allow it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.settings import PROJECT_ROOT, Settings
-from services.stack import configs, install, mysql_layout, probes
+from services.stack import bootstrap, configs, install, mysql_layout, probes
+from services.stack.errors import StackError
 from services.stack.ports import bootstrap_port, url_port
+
+#: A step run around a service's start, with the settings it was started with.
+Hook = Callable[[Settings], None]
+
+
+class DependencyError(StackError):
+    """The services' `depends_on` name an unknown service or form a cycle."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,12 @@ class Service:
     cwd: Path = PROJECT_ROOT
     # Servers stay down after a crash (visible in `make status`, restarted by `make up`).
     autorestart: str = "false"
+    #: Before each start, once its ports are known to be free (folders, a one-time format).
+    before_start: Hook | None = None
+    #: Once the probe passes, whether `make up` started it or found it running.
+    after_healthy: Hook | None = None
+    #: What `make status` asks when it differs from the start-up probe.
+    status_probe: probes.Probe | None = None
 
     def log(self, settings: Settings) -> Path:
         return settings.logs_dir / f"{self.name}.log"
@@ -107,6 +125,10 @@ def mysql(settings: Settings) -> Service:
         endpoint=f"mysql://{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_database}",
         command=tuple(cmd),
         probe=probes.mysql_socket,
+        # Users reach it over TCP with the accounts `after_healthy` applies: status asks so.
+        status_probe=probes.mysql_tcp,
+        before_start=bootstrap.before_mysql_start,
+        after_healthy=bootstrap.after_mysql_healthy,
         start_timeout=60,
         fix=(
             "check the log for InnoDB errors. 'Access denied' from the socket probe means the "
@@ -133,6 +155,7 @@ def kafka(settings: Settings) -> Service:
             settings, "768m", "kafka.Kafka", configs.kafka_properties_path(settings)
         ),
         probe=probes.kafka,
+        before_start=bootstrap.format_kafka_storage,
         start_timeout=90,
         fix="look for 'Exiting Kafka' in the log; `make clean` resets a broken log folder",
         depends_on=(),
@@ -236,7 +259,46 @@ def all_services(settings: Settings) -> list[Service]:
         services.append(rest_proxy(settings))
     # No landing service: each namespace's S3 sink is a connector in the Connect worker
     # (services/stack/connectors.py), registered by `make up`.
-    return services
+    return start_order(services)
+
+
+def start_order(services: Sequence[Service]) -> list[Service]:
+    """`services` ordered so each starts after everything it depends on, keeping the given
+    order wherever the dependencies allow it (a stable topological sort)."""
+    known = {svc.name for svc in services}
+    for svc in services:
+        for dep in svc.depends_on:
+            if dep not in known:
+                raise DependencyError(
+                    f"service '{svc.name}' depends on '{dep}', which is not a service of the "
+                    f"stack ({', '.join(sorted(known))}): fix its depends_on in "
+                    "services/stack/definitions.py"
+                )
+    ordered: list[Service] = []
+    started: set[str] = set()
+    pending = list(services)
+    while pending:
+        ready = next((s for s in pending if set(s.depends_on) <= started), None)
+        if ready is None:
+            raise DependencyError(
+                f"services depend on each other in a cycle ({' -> '.join(_cycle(pending))}), "
+                "so none of them can start first: fix depends_on in services/stack/definitions.py"
+            )
+        ordered.append(ready)
+        started.add(ready.name)
+        pending.remove(ready)
+    return ordered
+
+
+def _cycle(pending: list[Service]) -> list[str]:
+    """A dependency cycle among `pending`, each of which waits on another pending one."""
+    by_name = {svc.name: svc for svc in pending}
+    path = [pending[0].name]
+    while True:
+        nxt = next(d for d in by_name[path[-1]].depends_on if d in by_name)
+        if nxt in path:
+            return [*path[path.index(nxt) :], nxt]
+        path.append(nxt)
 
 
 def python_env() -> dict[str, str]:

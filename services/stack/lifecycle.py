@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.runner.wait import WaitTimeout, wait_until
-from services.settings import Settings, load_settings
+from services.settings import Settings
 from services.stack import bootstrap, configs, connectors, docker_runtime, install, probes
 from services.stack.definitions import Service, all_services
 from services.stack.errors import ServiceFailed, StackError
@@ -82,11 +82,8 @@ def _start_one(settings: Settings, sup: Supervisor, svc: Service, say: Say) -> N
                 "stop that process, or move this service to another port in .env "
                 "(see .env.example), then `make up` again",
             )
-    if svc.name == "mysql":
-        bootstrap.prepare_mysql(settings)  # also hands an older root-owned folder to `mysql`
-        bootstrap.init_mysql_datadir(settings)
-    if svc.name == "kafka":
-        bootstrap.format_kafka_storage(settings)
+    if svc.before_start is not None:
+        svc.before_start(settings)
     sup.start(svc.name)
     try:
         detail = _wait_healthy(settings, sup, svc)
@@ -122,25 +119,9 @@ def _wait_healthy(settings: Settings, sup: Supervisor, svc: Service) -> str:
         ) from None
 
 
-#: The settings that define MariaDB's accounts and what they may use (SECURITY.md).
-ACCOUNT_SETTINGS = (
-    "mysql_database",
-    "mysql_user",
-    "mysql_password",
-    "mysql_admin_user",
-    "mysql_admin_password",
-)
-
-
 def _after_healthy(settings: Settings, svc: Service) -> None:
-    if svc.name == "mysql":
-        # Accounts follow the configuration (.env, environment), never a caller's copy aimed
-        # at a scratch database: a fault test restarting MariaDB with its seeded settings
-        # must not move the shared accounts' grants to its throwaway database.
-        configured = load_settings()
-        if all(getattr(settings, f) == getattr(configured, f) for f in ACCOUNT_SETTINGS):
-            bootstrap.mysql_accounts(settings)
-        probes.wait_until(probes.mysql_tcp, settings, timeout=10)
+    if svc.after_healthy is not None:
+        svc.after_healthy(settings)
 
 
 def _log_tail(settings: Settings, svc: Service, lines: int = 3) -> str:
@@ -208,8 +189,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
     for svc in all_services(settings):
         state = sup.state(svc.name) if running else "supervisor not running"
         try:
-            probe = probes.mysql_tcp if svc.name == "mysql" else svc.probe
-            detail, ok = probe(settings), True
+            detail, ok = (svc.status_probe or svc.probe)(settings), True
         except probes.ProbeError as exc:
             detail, ok = f"{state}: {exc}"[:120], False
         except Exception as exc:  # a status table must never crash on one bad service

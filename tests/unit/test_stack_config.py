@@ -131,3 +131,46 @@ def test_the_command_lines_do_not_depend_on_how_python_was_started(
     first = render(settings, all_services(settings))
     monkeypatch.setattr(sys, "executable", sys.executable + "3.11-elsewhere")
     assert render(settings, all_services(settings)) == first
+
+
+def test_start_order_comes_from_depends_on_and_keeps_todays_order(settings: Settings) -> None:
+    from services.stack.definitions import start_order
+
+    services = all_services(settings)
+    assert [s.name for s in services] == ["mysql", "kafka", "connect", "s3", "rest-proxy"]
+    # Declared in a wrong order, each still starts after what it depends on, and the others
+    # keep their declared place: whatever can start is started first.
+    by_name = {s.name: s for s in services}
+    shuffled = [by_name[n] for n in ("rest-proxy", "connect", "s3", "kafka", "mysql")]
+    assert [s.name for s in start_order(shuffled)] == [
+        "s3",
+        "kafka",
+        "rest-proxy",
+        "connect",
+        "mysql",
+    ]
+
+
+def test_a_dependency_cycle_or_an_unknown_name_is_refused_with_the_culprits(
+    settings: Settings,
+) -> None:
+    from dataclasses import replace
+
+    from services.stack.definitions import DependencyError, start_order
+
+    by_name = {s.name: s for s in all_services(settings)}
+    # kafka -> connect -> kafka: nothing of the two could start first.
+    looped = [
+        by_name["mysql"],
+        replace(by_name["kafka"], depends_on=("connect",)),
+        by_name["connect"],
+        by_name["s3"],
+    ]
+    with pytest.raises(DependencyError) as raised:
+        start_order(looped)
+    assert "cycle (kafka -> connect -> kafka)" in str(raised.value)
+    assert "depends_on in services/stack/definitions.py" in str(raised.value)
+
+    typo = [by_name["kafka"], replace(by_name["connect"], depends_on=("kafak",))]
+    with pytest.raises(DependencyError, match="'connect' depends on 'kafak', which is not"):
+        start_order(typo)
