@@ -97,3 +97,29 @@ def test_same_outputs_on_a_standalone_cluster(
     apps = state.get("completedapps", [])
     assert isinstance(apps, list)
     assert any(app.get("name") == "pinterest-batch" for app in apps)
+
+
+def test_a_cluster_not_ready_in_time_leaves_no_daemon(base_settings: Settings) -> None:
+    from services.runner.child import command_line
+    from spark.cluster import ClusterError, start_cluster
+
+    ports = base_settings.model_copy(
+        update={
+            "spark_master_port": _free_port(),
+            "spark_master_ui_port": _free_port(),
+            "spark_worker_ui_port": _free_port(),
+        }
+    )
+    # One second is too short for two JVMs: the start-up must fail and stop both.
+    with pytest.raises(ClusterError, match="did not list an ALIVE worker within 1s") as raised:
+        start_cluster(ports, timeout=1)
+    assert "spark-master.log" in str(raised.value)
+    assert "spark-worker.log" in str(raised.value)
+    marker = str(ports.spark_master_port)  # in the master's --port and the worker's master URL
+    left = [
+        pid
+        for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+        if any(marker in arg for arg in command_line(pid) or [])
+        and any("org.apache.spark.deploy" in arg for arg in command_line(pid) or [])
+    ]
+    assert left == [], f"Spark daemons {left} outlived a failed start"
