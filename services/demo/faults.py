@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.clients import clients_for
+from services.runner.wait import NotReady, WaitTimeout, every, wait_until
 from services.settings import Settings
 from services.stack import lifecycle, probes
 from services.stack.definitions import Service, all_services
@@ -127,21 +127,26 @@ def kill(settings: Settings, name: str, *, hold_s: float = 0.0, when: str = "") 
         record.killed_pid = sup.kill(name)
         if not record.killed_pid:
             raise FaultError(f"{name} had no running process to kill (state {sup.state(name)})")
-        deadline = time.monotonic() + 10
-        while not _gone(record.killed_pid):
-            if time.monotonic() > deadline:
-                raise FaultError(f"{name}: pid {record.killed_pid} survived SIGKILL for 10 s")
-            time.sleep(0.02)
+        killed = record.killed_pid
+
+        def killed_gone() -> str:
+            if not _gone(killed):
+                raise NotReady(f"pid {killed} still runs")
+            return "gone"
+
+        try:
+            wait_until(killed_gone, timeout=10, what=f"{name}'s SIGKILL", interval=0.02)
+        except WaitTimeout:
+            raise FaultError(f"{name}: pid {killed} survived SIGKILL for 10 s") from None
         try:
             svc.probe(settings)
         except probes.ProbeError:
             record.probe_failed_after_kill = True
         # The fault is "down for hold_s seconds": this wait is the fault itself. The sink's
-        # health is read meanwhile: it must notice the outage.
-        while time.monotonic() - t0 < hold_s:
+        # health is read every half second meanwhile: it must notice the outage.
+        for _moment in every(0.5, until=t0 + hold_s):
             if record.sink_s3_failures is not None:
                 record.sink_statuses.add(str(sink_health(settings).get("status", "no answer")))
-            threading.Event().wait(min(0.5, max(0.0, hold_s - (time.monotonic() - t0))))
     finally:
         restore(settings, name, record.killed_pid)
         record.down_s = round(time.monotonic() - t0, 2)
@@ -208,30 +213,41 @@ def when_offsets_reach(settings: Settings, topic: str, count: int, timeout: floa
     from confluent_kafka import KafkaException, TopicPartition
 
     consumer = clients_for(settings).kafka_consumer(f"fault-watch-{uuid.uuid4().hex[:6]}")
-    deadline = time.monotonic() + timeout
+
+    def reached() -> str:
+        try:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+        except KafkaException:  # metadata not there yet, or the broker is restarting
+            high = -1
+        if high < count:
+            raise NotReady(f"{topic} partition 0 holds {max(high, 0)} records")
+        return f"{topic} offsets >= {count}"
+
     try:
-        while time.monotonic() < deadline:
-            try:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
-            except KafkaException:  # metadata not there yet, or the broker is restarting
-                high = -1
-            if high >= count:
-                return f"{topic} offsets >= {count}"
-            time.sleep(0.05)
+        return wait_until(reached, timeout=timeout, what=f"{topic} offsets", interval=0.05)
+    except WaitTimeout:
+        raise FaultError(
+            f"the replay never put {count} records into {topic} within {timeout:.0f} s"
+        ) from None
     finally:
         consumer.close()
-    raise FaultError(f"the replay never put {count} records into {topic} within {timeout:.0f} s")
 
 
 def when_first_object_lands(settings: Settings, topic: str, timeout: float = 120) -> str:
     """Wait until the sink has landed an object of `topic` (landing is under way)."""
     s3 = clients_for(settings).s3()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(True for _ in s3.list_objects(settings.bucket, f"topics/{topic}/", True)):
-            return f"first object of {topic} landed"
-        time.sleep(0.1)
-    raise FaultError(f"nothing of {topic} landed in {settings.bucket} within {timeout:.0f} s")
+
+    def landed() -> str:
+        if not any(True for _ in s3.list_objects(settings.bucket, f"topics/{topic}/", True)):
+            raise NotReady(f"no object under topics/{topic}/ yet")
+        return f"first object of {topic} landed"
+
+    try:
+        return wait_until(landed, timeout=timeout, what=f"{topic}'s first object", interval=0.1)
+    except WaitTimeout:
+        raise FaultError(
+            f"nothing of {topic} landed in {settings.bucket} within {timeout:.0f} s"
+        ) from None
 
 
 Trigger = Callable[[Settings], str]

@@ -8,7 +8,7 @@ says what was still wrong, never just "timed out".
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -64,3 +64,16 @@ def sleep_until(moment: float) -> None:
     remaining = moment - time.monotonic()
     if remaining > 0:
         time.sleep(remaining)
+
+
+def every(interval: float, *, until: float) -> Iterator[float]:
+    """Yield now, then every `interval` seconds, until `time.monotonic()` reaches `until`;
+    return only once it has. A look taken at a steady pace for a fixed time (a fault's
+    hold-down watching the sink), not a wait for a condition.
+    """
+    moment = time.monotonic()
+    while moment < until:
+        yield moment
+        # A slow caller skips ticks rather than piling them up.
+        moment = max(moment + interval, time.monotonic())
+        sleep_until(min(moment, until))

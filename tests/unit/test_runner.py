@@ -22,7 +22,7 @@ from services.runner.child import (
     start_daemon,
     stop_daemon,
 )
-from services.runner.wait import NotReady, WaitTimeout, wait_until
+from services.runner.wait import NotReady, WaitTimeout, every, wait_until
 
 #: A child that starts a grandchild, records both pids, then runs until signalled.
 PARENT_WITH_GRANDCHILD = """
@@ -291,3 +291,14 @@ def test_a_probe_can_end_the_start_up_at_once(tmp_path: Path) -> None:
     assert raised.value.exit_code == 1
     assert time.monotonic() - started < 30
     assert not child.alive()
+
+
+def test_every_looks_at_a_steady_pace_until_the_moment() -> None:
+    start = time.monotonic()
+    looks = list(every(0.1, until=start + 0.55))
+    finished = time.monotonic()
+    assert finished >= start + 0.55  # it returns only once the moment has come
+    assert finished - start < 5
+    assert 2 <= len(looks) <= 6  # one look per 0.1 s at most (fewer on a busy machine)
+    assert all(looks[i + 1] - looks[i] >= 0.099 for i in range(len(looks) - 1))
+    assert list(every(0.1, until=time.monotonic() - 1)) == []  # a moment past: no look
