@@ -65,6 +65,8 @@ def test_settings_with_a_factory_still_copy_pickle_and_compare() -> None:
         assert clients_for(twin) is not clients
         assert clients_for(twin).settings is twin
     assert "_pipeline_clients" not in settings.model_dump()
+    # A child process's environment carries settings, never the factory.
+    assert not any("CLIENTS" in name for name in settings.to_env())
 
 
 def test_changing_the_target_changes_the_factory() -> None:
