@@ -1,8 +1,9 @@
 #!/bin/bash
 # `broker`: one KRaft node (controller + broker), the native runtime's kafka.properties
 # (services/stack/configs.py) with the ports from the environment. `connect`: a distributed
-# Connect worker with the project's connector on plugin.path and the S3 keys read through
-# the FileConfigProvider, as native does (services/stack/connectors.py).
+# Connect worker with the properties `make up` renders from configs.connect_worker_text
+# (the project's connector on plugin.path, the S3 keys read through the FileConfigProvider,
+# as native does: services/stack/connectors.py).
 # Every container of the stack shares one network namespace, so 127.0.0.1:<port> means the
 # same server inside a container and on the host (the ports are published 1:1): what the
 # broker advertises and the connector's store.url work on both sides.
@@ -44,33 +45,10 @@ PROPS
   exec java -Xmx768m "${java_opts[@]}" -cp '/opt/kafka/libs/*' kafka.Kafka "$conf"
   ;;
 connect)
-  : "${KAFKA_BOOTSTRAP_SERVERS:?}" "${CONNECT_PORT:?}" "${CONNECT_SECRETS_DIR:?}"
-  conf=/var/lib/kafka/connect.properties
-  cat >"$conf" <<PROPS
-bootstrap.servers=${KAFKA_BOOTSTRAP_SERVERS}
-group.id=pipeline-connect
-key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.json.JsonConverter
-value.converter.schemas.enable=false
-config.storage.topic=_connect-configs
-offset.storage.topic=_connect-offsets
-status.storage.topic=_connect-status
-config.storage.replication.factor=1
-offset.storage.replication.factor=1
-status.storage.replication.factor=1
-offset.storage.partitions=1
-status.storage.partitions=1
-offset.flush.interval.ms=2000
-listeners=http://0.0.0.0:${CONNECT_PORT}
-rest.advertised.host.name=127.0.0.1
-rest.advertised.port=${CONNECT_PORT}
-plugin.path=/opt/connect/plugins
-# The secrets folder is mounted at the host's path: a connector config's
-# \${file:<path>:<key>} reference means the same file under both runtimes.
-config.providers=file
-config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
-config.providers.file.param.allowed.paths=${CONNECT_SECRETS_DIR}
-PROPS
+  # The worker's properties are the native runtime's (configs.connect_worker_text), rendered
+  # by `make up` and mounted here (docker-compose.yml), so the two runtimes cannot drift.
+  conf=/etc/kafka/connect.properties
+  [ -r "$conf" ] || { echo "$conf is not mounted: start this through make up" >&2; exit 2; }
   exec java -Xmx512m "${java_opts[@]}" -cp '/opt/kafka/libs/*' \
     org.apache.kafka.connect.cli.ConnectDistributed "$conf"
   ;;

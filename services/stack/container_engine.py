@@ -112,7 +112,11 @@ def ensure_engine(settings: Settings) -> dict[str, str]:
             "the `docker` CLI is missing: install Docker (docs.docker.com/get-docker), or "
             "Debian's docker.io package for the CLI alone, then try again"
         )
-    _ensure_packages(settings, {"podman": "podman", "runc": "runc", "mmdebstrap": "mmdebstrap"})
+    # catatonit: the init of `init: true` (docker-compose.yml), only Recommended by podman.
+    _ensure_packages(
+        settings,
+        {"podman": "podman", "runc": "runc", "mmdebstrap": "mmdebstrap", "catatonit": "catatonit"},
+    )
     conf = podman_dir(settings) / "containers.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
     if not conf.exists() or conf.read_text() != CONTAINERS_CONF:

@@ -46,6 +46,8 @@ SERVICES = (
 #: The uids the images run as: the files mounted into them are handed to these.
 KAFKA_UID = 10002
 SEAWEEDFS_UID = 10003
+#: Where docker-compose.yml mounts the connector's plugin folder in the Connect container.
+CONNECT_PLUGINS_IN_CONTAINER = "/opt/connect/plugins"
 #: The pyproject.toml extras each Python image installs; "" is the core (`dependencies`). The
 #: REST proxy's image runs no Spark, DuckDB, supervisord or SeaweedFS: the core holds it all.
 IMAGE_EXTRAS = {"python": ("",), "spark": ("spark",)}
@@ -83,7 +85,8 @@ def engine_env(settings: Settings) -> dict[str, str]:
 
 
 def secrets_dir(settings: Settings) -> Path:
-    """Copies of the S3 keys for the containers, owned by the uid each image runs as."""
+    """What `make up` renders for the containers to mount (the S3 keys, the Connect worker's
+    properties), each owned by the uid its image runs as."""
     return settings.data_dir / "docker" / "secrets"
 
 
@@ -105,6 +108,7 @@ def compose_env(settings: Settings) -> dict[str, str]:
     env["CONNECT_PLUGINS_DIR"] = str(install.connect_plugins(settings))
     env["CONNECT_SECRETS_DIR"] = str(connectors.secrets_dir(settings))
     env["CONNECT_SECRETS_FILE"] = str(secrets_dir(settings) / "connect-s3.properties")
+    env["CONNECT_PROPERTIES_FILE"] = str(secrets_dir(settings) / "connect.properties")
     env["S3_IDENTITIES_FILE"] = str(secrets_dir(settings) / "s3.json")
     return env
 
@@ -470,6 +474,13 @@ def prepare_files(settings: Settings) -> bool:
     _write_private(
         Path(env["S3_IDENTITIES_FILE"]), configs.s3_identities(settings).read_bytes(), SEAWEEDFS_UID
     )
+    # The native worker's properties, from the same function: only the plugin folder's path
+    # and the bind address differ (the published port reaches the container on its own
+    # address, not loopback; the host side stays 127.0.0.1).
+    worker = configs.connect_worker_text(
+        settings, CONNECT_PLUGINS_IN_CONTAINER, bind_host="0.0.0.0"
+    )
+    _write_private(Path(env["CONNECT_PROPERTIES_FILE"]), worker.encode(), KAFKA_UID)
     return rebuilt
 
 

