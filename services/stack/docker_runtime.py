@@ -48,6 +48,8 @@ KAFKA_UID = 10002
 SEAWEEDFS_UID = 10003
 #: Where docker-compose.yml mounts the connector's plugin folder in the Connect container.
 CONNECT_PLUGINS_IN_CONTAINER = "/opt/connect/plugins"
+#: The broker's data volume in the Kafka container (docker-compose.yml).
+KAFKA_DATA_IN_CONTAINER = "/var/lib/kafka/data"
 #: The pyproject.toml extras each Python image installs; "" is the core (`dependencies`). The
 #: REST proxy's image runs no Spark, DuckDB, supervisord or SeaweedFS: the core holds it all.
 IMAGE_EXTRAS = {"python": ("",), "spark": ("spark",)}
@@ -109,6 +111,7 @@ def compose_env(settings: Settings) -> dict[str, str]:
     env["CONNECT_SECRETS_DIR"] = str(connectors.secrets_dir(settings))
     env["CONNECT_SECRETS_FILE"] = str(secrets_dir(settings) / "connect-s3.properties")
     env["CONNECT_PROPERTIES_FILE"] = str(secrets_dir(settings) / "connect.properties")
+    env["KAFKA_PROPERTIES_FILE"] = str(secrets_dir(settings) / "kafka.properties")
     env["S3_IDENTITIES_FILE"] = str(secrets_dir(settings) / "s3.json")
     return env
 
@@ -474,9 +477,11 @@ def prepare_files(settings: Settings) -> bool:
     _write_private(
         Path(env["S3_IDENTITIES_FILE"]), configs.s3_identities(settings).read_bytes(), SEAWEEDFS_UID
     )
-    # The native worker's properties, from the same function: only the plugin folder's path
+    # The native broker's and worker's properties, from the same functions: only the folders
     # and the bind address differ (the published port reaches the container on its own
     # address, not loopback; the host side stays 127.0.0.1).
+    broker = configs.kafka_broker_text(settings, KAFKA_DATA_IN_CONTAINER, bind_host="0.0.0.0")
+    _write_private(Path(env["KAFKA_PROPERTIES_FILE"]), broker.encode(), KAFKA_UID)
     worker = configs.connect_worker_text(
         settings, CONNECT_PLUGINS_IN_CONTAINER, bind_host="0.0.0.0"
     )
