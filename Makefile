@@ -81,7 +81,7 @@ lint: $(VENV_STAMP) ## ruff (lint + format check), mypy, and no test without an 
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy services seed_data spark bench tests
-	@$(PY) -m tests.tools.check_asserts
+	@$(PY) -m tests.support.check_asserts
 
 format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix . ; .venv/bin/ruff format .
