@@ -155,7 +155,5 @@ def _explain(settings: Settings, exc: DBAPIError) -> str:
             f"on {where}: check MYSQL_DATABASE, or run `make seed` to create and load it"
         )
     if code in (2003, 2005, 2006, 2013):
-        return (
-            f"cannot reach MySQL at {where}: start it (`make up`) or fix MYSQL_HOST and MYSQL_PORT"
-        )
+        return f"cannot reach MySQL at {where}: {clients_for(settings).setup_hint('mysql')}"
     return f"MySQL at {where} failed: {exc.orig}; check the MYSQL_* settings"
