@@ -32,7 +32,7 @@ SOURCE_TABLES: dict[str, str] = {
 # A user id names Kafka topics and an S3 bucket (`user-<id>-bucket`), so it must satisfy
 # both naming rules: lowercase letters, digits and hyphens, and a bucket name <= 63 chars.
 _USER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,49}[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_REGION = re.compile(r"^[a-z]{2,4}(?:-[a-z]+)+-\d+$")
 
 #: The port of the Confluent REST proxy on EC2 when KAFKA_REST_PROXY_EC2_HOST names none.
 REST_PROXY_EC2_PORT = 8082
@@ -285,7 +285,8 @@ class Settings(BaseSettings):
     @field_validator("s3_region")
     @classmethod
     def _check_region(cls, value: str, info: ValidationInfo) -> str:
-        if not _REGION.match(value):
+        # Only AWS names its regions so; a local S3 server takes any name (`local` too).
+        if info.data.get("pipeline_target") == "aws" and not _REGION.match(value):
             raise ValueError(f"{value!r} is not an AWS region: it must hold {cls.holds(info)}")
         return value
 
@@ -301,8 +302,10 @@ class Settings(BaseSettings):
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_brokers(cls, value: str, info: ValidationInfo) -> str:
-        # Empty is left to the AWS check ("not set"); locally nothing would connect anyway.
-        errors = parse_brokers(value)[1] if value.strip() else []
+        # Empty is left to the AWS check ("not set"). Locally librdkafka also takes a host
+        # without a port or a PLAINTEXT:// prefix, so an existing local .env keeps working.
+        aws = info.data.get("pipeline_target") == "aws"
+        errors = parse_brokers(value)[1] if aws and value.strip() else []
         if errors:
             raise ValueError(f"{'; '.join(errors)}: it must hold {cls.holds(info)}")
         return value

@@ -182,9 +182,6 @@ def test_values_wrong_only_for_aws_say_what_is_wrong(field: str, value: str, exp
     ("field", "value", "expected"),
     [
         ("mysql_host", "mysql://db.example.com", "host name only"),
-        ("kafka_bootstrap_servers", "b-1.example.com", "lacks :<port>"),
-        ("kafka_bootstrap_servers", "b-1.example.com:x", "no valid port"),
-        ("s3_region", "US East", "not an AWS region"),
         ("kafka_rest_proxy_ec2_host", "http://ec2.example.com:8082", "is a URL"),
     ],
 )
@@ -199,6 +196,33 @@ def test_malformed_values_are_refused_for_every_target(
     assert f"  {field.upper()}: " in message and expected in message
     assert f"e.g. {(Settings.model_fields[field].examples or ['?'])[0]}" in message
     assert "Value error" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("kafka_bootstrap_servers", "b-1.example.com", "lacks :<port>"),
+        ("kafka_bootstrap_servers", "b-1.example.com:x", "no valid port"),
+        ("s3_region", "US East", "not an AWS region"),
+    ],
+)
+def test_aws_formats_are_refused_under_aws_and_left_alone_locally(
+    field: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(_env_file=None, pipeline_target="aws", **{**REQUIRED, field: value})
+    assert f"  {field.upper()}: " in str(info.value) and expected in str(info.value)
+    # A local .env from before (a region named `local`, a broker without its port) still loads.
+    local = load_settings(_env_file=None, pipeline_target="local", **{field: value})
+    assert getattr(local, field) == value
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ap-southeast-2", "eusc-de-east-1"])
+def test_every_aws_region_name_is_accepted(region: str) -> None:
+    settings = load_settings(
+        _env_file=None, pipeline_target="aws", **{**REQUIRED, "s3_region": region}
+    )
+    assert settings.s3_region == region
 
 
 def test_scram_needs_its_user_and_password() -> None:
