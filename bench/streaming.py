@@ -167,8 +167,10 @@ def start_job(
         env=settings.to_env(),
         probe=started,
         start_timeout=300,
-        # TERM lets the job finish its micro-batch and release its lease; KILL after 90 s.
+        # TERM to the job alone lets it stop its queries and its JVM and release its lease,
+        # as `make stream` stops; KILL to the group after 90 s.
         stop_timeout=90,
+        term="leader",
     )
     print(f"streaming job log: {job.log}")
     job.start()

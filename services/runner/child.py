@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from services.runner.wait import NotReady, WaitTimeout, wait_until
 from services.settings import PROJECT_ROOT
@@ -124,6 +125,7 @@ class ChildProcess:
         probe: Probe | None = None,
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
+        term: Literal["group", "leader"] = "group",
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -134,6 +136,10 @@ class ChildProcess:
         self.probe = probe
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        # "leader": stop() sends SIGTERM to the child alone, for a child that stops its own
+        # children cleanly (the streaming job stops its queries, then its JVM, then gives its
+        # lease back; a TERM to the whole group would let the JVM's hooks race that).
+        self.term = term
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -194,20 +200,33 @@ class ChildProcess:
             ) from None
 
     def _signal_group(self, sig: signal.Signals) -> None:
-        if self.proc is not None:
-            signal_group(self.proc.pid, sig)
+        if self.proc is None:
+            return
+        # A reaped child whose group is empty may have its pid reused as another group's id
+        # (pids wrap on a busy machine): signal it only while something of the group lives.
+        if self.proc.returncode is not None and not group_members(self.proc.pid):
+            return
+        signal_group(self.proc.pid, sig)
 
     def stop(self) -> int | None:
-        """SIGTERM to the group, SIGKILL after `stop_timeout`; the child's exit code."""
+        """SIGTERM to the group (or the child alone, `term="leader"`), SIGKILL to the group
+        after `stop_timeout`; the child's exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
+            if self.term == "leader":
+                with suppress(ProcessLookupError):
+                    self.proc.send_signal(signal.SIGTERM)
+            else:
+                self._signal_group(signal.SIGTERM)
             try:
                 self.proc.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
-                self.proc.wait(self.stop_timeout)
+                # Stuck in the kernel: the group wait below bounds it; the caller's own
+                # error (a failed start, Ctrl-C) must not be replaced by a timeout here.
+                with suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(self.stop_timeout)
         # Grandchildren that ignored TERM (or outlived their parent) go with the group, and
         # stop() returns only once none of them runs: a caller may reuse the ports at once.
         self._signal_group(signal.SIGKILL)

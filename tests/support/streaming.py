@@ -93,10 +93,12 @@ def job(settings: Settings, *args: str, ready: Callable[[], str] | None = None) 
         f"streaming job ({' '.join(args)})",
         [sys.executable, "-m", "spark.streaming", *args],
         # Unbuffered: the log holds every line up to a hang or a kill, not a buffer's worth less.
-        env={"PIPELINE_USER_ID": settings.pipeline_user_id, "PYTHONUNBUFFERED": "1"},
+        # The namespace's whole settings, as the bench passes them (a copy's overrides too).
+        env={**settings.to_env(), "PYTHONUNBUFFERED": "1"},
         log=log,
         probe=ready,
         start_timeout=JOB_TIMEOUT_S,
+        term="leader",  # stop() as `make stream` stops: TERM to the job, which stops its JVM
     )
     child.start()
     return child

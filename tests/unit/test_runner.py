@@ -66,13 +66,13 @@ def test_a_probe_that_never_passes_leaves_no_process_behind(tmp_path: Path) -> N
         [sys.executable, "-c", PARENT_WITH_GRANDCHILD, str(pid_file)],
         log=tmp_path / "never.log",
         probe=never,
-        start_timeout=3,
+        start_timeout=10,  # time for the child to write its pids on a loaded machine
         stop_timeout=5,
     )
     with pytest.raises(ChildStartError) as raised:
         child.start()
     message = str(raised.value)
-    assert "never-ready was not ready within 3 s" in message
+    assert "never-ready was not ready within 10 s" in message
     assert "still warming up" in message
     assert "child started" in message  # the end of its log, for the user
     parent, grandchild = pids_from(pid_file)
@@ -302,3 +302,63 @@ def test_every_looks_at_a_steady_pace_until_the_moment() -> None:
     assert 2 <= len(looks) <= 6  # one look per 0.1 s at most (fewer on a busy machine)
     assert all(looks[i + 1] - looks[i] >= 0.099 for i in range(len(looks) - 1))
     assert list(every(0.1, until=time.monotonic() - 1)) == []  # a moment past: no look
+
+
+#: A child that, on SIGTERM, notes it and exits 0; its grandchild notes a TERM it gets too.
+NOTES_ITS_TERM = """
+import signal, subprocess, sys, time
+GRANDCHILD = '''
+import signal, sys, time
+def noted(*_):
+    open(sys.argv[1], "a").write("grandchild TERM\\\\n"); sys.exit(0)
+signal.signal(signal.SIGTERM, noted)
+open(sys.argv[1], "a").write("grandchild up\\\\n")
+time.sleep(600)
+'''
+grandchild = subprocess.Popen([sys.executable, "-c", GRANDCHILD, sys.argv[1]])
+def noted(*_):
+    open(sys.argv[1], "a").write("child TERM\\n"); sys.exit(0)
+signal.signal(signal.SIGTERM, noted)
+time.sleep(600)
+"""
+
+
+def test_term_leader_sends_term_to_the_child_alone_then_kills_the_group(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+
+    def grandchild_up() -> str:
+        if "grandchild up" not in (notes.read_text() if notes.exists() else ""):
+            raise NotReady("the grandchild has not started")
+        return "up"
+
+    child = ChildProcess(
+        "leader-term",
+        [sys.executable, "-c", NOTES_ITS_TERM, str(notes)],
+        log=tmp_path / "leader.log",
+        probe=grandchild_up,
+        start_timeout=20,
+        term="leader",
+    )
+    child.start()
+    assert child.pid is not None
+    assert child.stop() == 0
+    lines = notes.read_text().splitlines()
+    assert "child TERM" in lines
+    # The group's SIGKILL took the grandchild: it never saw a TERM of its own.
+    assert "grandchild TERM" not in lines
+
+
+def test_a_reaped_child_with_an_empty_group_is_never_signalled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.runner import child as runner_child
+
+    proc = ChildProcess("quick", [sys.executable, "-c", "pass"], log=tmp_path / "quick.log")
+    proc.start()
+    assert proc.wait(20) == 0
+    sent: list[int] = []
+    monkeypatch.setattr(runner_child, "signal_group", lambda pgid, sig: sent.append(pgid))
+    # Its pid may belong to another process group by now: stop and kill must not touch it.
+    assert proc.stop() == 0
+    proc.kill()
+    assert sent == []
