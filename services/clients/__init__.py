@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from services.clients.base import ClientFactory
-from services.settings import Settings
+from services.settings import Settings, SettingsError
 
 # Kept in the settings object's __dict__ (not a field: never dumped, compared or exported).
 _ATTRIBUTE = "_pipeline_clients"
@@ -43,7 +43,14 @@ class _Slot:
 
 def _build(settings: Settings) -> ClientFactory:
     if settings.pipeline_target == "aws":
-        from services.clients.aws import AwsClients
+        try:
+            from services.clients.aws import AwsClients
+        except ModuleNotFoundError as exc:
+            # `make up` or `make demo` alone install no AWS SDK: say how to get it.
+            raise SettingsError(
+                f"PIPELINE_TARGET=aws needs the [aws] extra ({exc.name} is not installed): "
+                "`make check-aws` installs it, or `.venv/bin/pip install -e '.[aws]'`"
+            ) from None
 
         return AwsClients(settings)
     from services.clients.local import LocalClients

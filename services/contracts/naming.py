@@ -40,10 +40,12 @@ def namespace_of(topic: str) -> str:
     return user_id
 
 
-def bucket_for(topic: str, bucket_template: str) -> str:
+def bucket_for(topic: str, bucket_template: str | None) -> str:
     """The bucket a batch topic lands in, given the connector's `s3.bucket.name`: the
     template filled with the topic's namespace, or the name as given if it has no
-    placeholder (as Buckets.java does)."""
+    placeholder; none or a blank one means the default template (as Buckets.java does)."""
+    if bucket_template is None or not bucket_template.strip():
+        bucket_template = BUCKET_TEMPLATE
     if USER_ID_PLACEHOLDER not in bucket_template:
         return bucket_template
     return bucket_for_user(namespace_of(topic), bucket_template)

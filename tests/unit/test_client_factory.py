@@ -125,3 +125,20 @@ def test_the_emulator_refuses_an_aws_invoke_url_that_is_not_one() -> None:
     aws = Settings(_env_file=None, **{**AWS, "rest_proxy_url": "http://127.0.0.1:8082"})
     with pytest.raises(SettingsError, match="REST_PROXY_URL"):
         Sender(aws, "rest", RetryPolicy(max_retries=0))
+
+
+def test_aws_without_the_aws_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from services.settings import SettingsError
+
+    # As after `make up` alone: the AWS SDK is not installed.
+    monkeypatch.delitem(sys.modules, "services.clients.aws", raising=False)
+    monkeypatch.setitem(sys.modules, "botocore.session", None)
+    settings = Settings(_env_file=None, pipeline_target="aws")
+    with pytest.raises(SettingsError) as info:
+        clients_for(settings)
+    message = str(info.value)
+    assert "PIPELINE_TARGET=aws needs the [aws] extra" in message
+    assert "botocore.session is not installed" in message
+    assert "make check-aws" in message

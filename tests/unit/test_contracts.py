@@ -113,8 +113,8 @@ def test_buckets_agree_with_the_connector() -> None:
     )
     assert len(examples) >= 4, "BucketsTest.java's bucketFor examples were not found"
     for expected, (topic, configured) in examples:
-        template = "" if configured == "null" else json.loads(configured)
-        assert naming.bucket_for(json.loads(topic), template or naming.BUCKET_TEMPLATE) == expected
+        template = None if configured == "null" else json.loads(configured)
+        assert naming.bucket_for(json.loads(topic), template) == expected
     # MSK Connect's configuration names the same bucket for every namespace.
     config = json.loads((PROJECT_ROOT / "services" / "landing" / "connector.json").read_text())
     assert config["config"]["s3.bucket.name"] == naming.BUCKET_TEMPLATE
