@@ -60,8 +60,12 @@ def child(
     probe: Callable[[], str] | None = None,
     log: Path | None = None,
 ) -> ChildProcess:
-    """The service as a ChildProcess; its files are rendered from `settings` first."""
+    """The service as a ChildProcess; its files are rendered from `settings` first and its
+    `before_start` hook has run (MariaDB's folders and system tables, Kafka's storage), as
+    `make up` does before it starts the service."""
     configs.prepare(settings)
+    if svc.before_start is not None:
+        svc.before_start(settings)
 
     def ready() -> str:
         try:

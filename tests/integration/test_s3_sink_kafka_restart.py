@@ -15,7 +15,7 @@ from services.clients import clients_for
 from services.landing import wait_until_landed
 from services.runner.child import free_port
 from services.settings import Settings
-from services.stack import bootstrap, connectors, definitions, standalone
+from services.stack import connectors, definitions, standalone
 from tests.support.private_connect import PrivateWorker
 from tests.support.private_s3 import PrivateS3, private_s3, produce, values
 
@@ -42,9 +42,9 @@ class PrivateKafka:
         )
         if self.settings.data_dir != root / "data":
             raise RuntimeError(f"private Kafka would use {self.settings.data_dir}: refusing")
-        # The stack's own `kafka` definition (command line, probe) through ChildProcess.
+        # The stack's own `kafka` definition (command line, probe, storage format) through
+        # ChildProcess.
         self.child = standalone.child(definitions.kafka(self.settings), self.settings)
-        bootstrap.format_kafka_storage(self.settings)
 
     def start(self) -> None:
         self.child.start()

@@ -136,9 +136,8 @@ def test_make_up_migrates_an_old_style_data_folder(private: Settings) -> None:
     # Before: anyone on the machine is root over TCP, with no password.
     # (The legacy server is stopped now; what it allowed was checked above.)
 
-    # What `make up` runs for mysql: prepare (ownership), init (a no-op here), start, accounts.
-    bootstrap.prepare_mysql(settings)
-    bootstrap.init_mysql_datadir(settings)
+    # What `make up` runs for mysql: its before_start hook (ownership; init, a no-op here),
+    # start, accounts.
     mysql = definitions.mysql(settings)
     server = standalone.child(replace(mysql, command=(*mysql.command, *SMALL)), settings)
     with server:
@@ -222,9 +221,7 @@ def test_a_folder_the_server_user_cannot_enter_is_named_with_the_fix() -> None:
 
 def test_a_fresh_data_folder_starts_locked_down(private: Settings) -> None:
     settings = private
-    bootstrap.prepare_mysql(settings)
-    bootstrap.init_mysql_datadir(settings)  # what the first `make up` runs
-    mysql = definitions.mysql(settings)
+    mysql = definitions.mysql(settings)  # its before_start hook inits the data folder
     with standalone.child(replace(mysql, command=(*mysql.command, *SMALL)), settings):
         su = mysql_layout.connect_superuser(settings)
         with su, su.cursor() as cur:

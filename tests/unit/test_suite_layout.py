@@ -15,23 +15,34 @@ from services.settings import PROJECT_ROOT
 TESTS = PROJECT_ROOT / "tests"
 
 
-def imported_modules(path: Path) -> list[tuple[int, str]]:
+def imported_modules(path: Path, package: str = "") -> list[tuple[int, str]]:
+    """Every module `path` imports, relative imports resolved against `package` (the
+    dotted package the file is in, e.g. tests.integration)."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            found.append((node.lineno, base))
             # `from tests import x` names the module x
-            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+            found += [(node.lineno, f"{base}.{a.name}") for a in node.names]
     return found
+
+
+def package_of(path: Path) -> str:
+    return ".".join(path.relative_to(PROJECT_ROOT).parent.parts)
 
 
 def test_tests_import_only_tests_support() -> None:
     wrong = [
         f"{path.relative_to(PROJECT_ROOT)}:{line} imports {module}"
         for path in sorted(TESTS.rglob("*.py"))
-        for line, module in imported_modules(path)
+        for line, module in imported_modules(path, package_of(path))
         if module.startswith("tests.")
         and not module.startswith("tests.support")
         # `from tests import support` is the package itself
@@ -51,3 +62,11 @@ def test_the_check_sees_a_cross_test_import(tmp_path: Path) -> None:
     assert "tests.integration.test_streaming" in modules
     assert "tests.conftest" in modules
     assert "tests.support.png" in modules
+
+
+def test_the_check_resolves_relative_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "test_y.py"
+    sample.write_text("from . import conftest\nfrom ..e2e.test_pipeline import x\n")
+    modules = [m for _, m in imported_modules(sample, "tests.integration")]
+    assert "tests.integration.conftest" in modules
+    assert "tests.e2e.test_pipeline" in modules
