@@ -100,6 +100,21 @@ def plain_producer(
 # --- HTTP client ---------------------------------------------------------------------------
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """An HTTP/1.1 response's status and body (sized by Content-Length, as both servers
+    answer): the benches' clients keep the connection open for the next request."""
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
 class _Connection:
     """One keep-alive HTTP/1.1 connection; requests are sent one after another."""
 
@@ -118,17 +133,7 @@ class _Connection:
             f"Content-Type: {JSON_V2}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         self.writer.write(head + body)
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
+        return await read_response(self.reader)
 
     def close(self) -> None:
         if self.writer is not None:
