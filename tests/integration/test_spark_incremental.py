@@ -162,7 +162,7 @@ def test_failed_run_keeps_the_previous_answers_and_the_next_run_completes(
     def broken(df: Any) -> Any:
         raise RuntimeError("injected: the user table's cleaning fails half-way")
 
-    monkeypatch.setitem(ingest.CLEANERS, "user", broken)
+    monkeypatch.setitem(ingest.ROW_CLEANERS, "user", broken)
     with pytest.raises(Exception, match="injected"):
         batch.run(module_ns)
     monkeypatch.undo()
