@@ -85,8 +85,9 @@ def session_conf(
     # 1,000,000 events the C2 threads used 62 s of CPU against the tasks' 76 s (per-thread
     # CPU from /proc). The parallel collector's simpler write barriers and a smaller
     # inlining budget for hot methods (FreqInlineSize, default 325 bytecodes) mean less code
-    # to compile: C2 62 -> 34-36 s, tasks 76 -> 54-58 s, the run 107-116 s -> 79-88 s.
-    # Throughput over pause times suits a batch job; the heap is at most a few GB here.
+    # to compile: C2 62 -> 34-41 s, tasks 76 -> 54-69 s, the run 113-118 s -> 79-100 s
+    # (three runs each on a shared 2-core machine). Every session gets them, the streaming
+    # job's too: throughput over pause times, with heaps of at most a few GB here.
     java_opts += " -XX:+UseParallelGC -XX:FreqInlineSize=100"
     ui = ui_enabled(settings)
     conf: dict[str, str] = {

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
-from spark.clean import ROW_CLEANERS, clean_geo, split_corrupt
+from spark.clean import ROW_CLEANERS, clean_geo, clean_pin, split_corrupt
 from spark.ingest import count_repeats
-from spark.schemas import GEO, with_corrupt_column
+from spark.schemas import GEO, PIN, with_corrupt_column
 from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
@@ -31,6 +31,13 @@ def geo(ind: int | None, country: str = "Aruba") -> dict[str, Any]:
         "country": country,
         "_corrupt_record": None,
     }
+
+
+def pin(index: int) -> dict[str, Any]:
+    text = ("unique_id", "title", "description", "poster_name", "follower_count", "tag_list")
+    more = ("is_image_or_video", "image_src", "save_location", "category")
+    row: dict[str, Any] = dict.fromkeys((*text, *more), "x")
+    return {**row, "index": index, "downloaded": 1, "_corrupt_record": None}
 
 
 def _good(spark: SparkSession, rows: list[dict[str, Any]]) -> Any:
@@ -68,3 +75,12 @@ def test_repeats_plus_distinct_keys_is_the_line_count(
 ) -> None:
     good = _good(spark_session, [geo(k) for k in keys])
     assert count_repeats(good, "geo") == len(keys) - len(set(keys))
+
+
+def test_pin_repeats_are_counted_on_its_index_column(spark_session: SparkSession) -> None:
+    # The pin table's key is `index` before cleaning (`ind` after): the same rule applies.
+    rows = [pin(i) for i in (4, 4, 5, 6, 6, 6)]
+    raw = spark_session.createDataFrame(rows, with_corrupt_column(PIN))
+    good, _bad = split_corrupt(raw, "pin")
+    assert count_repeats(good, "pin") == 3
+    assert clean_pin(good).count() == 3
