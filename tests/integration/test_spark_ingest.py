@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from spark.clean import ROW_CLEANERS, clean_geo, clean_pin, split_corrupt
 from spark.ingest import count_repeats
-from spark.schemas import GEO, PIN, with_corrupt_column
+from spark.schemas import SOURCE, with_corrupt_column
 from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration  # starts a local Spark (a JVM)
@@ -40,9 +40,9 @@ def pin(index: int) -> dict[str, Any]:
     return {**row, "index": index, "downloaded": 1, "_corrupt_record": None}
 
 
-def _good(spark: SparkSession, rows: list[dict[str, Any]]) -> Any:
-    raw = spark.createDataFrame(rows, with_corrupt_column(GEO))
-    good, _bad = split_corrupt(raw, "geo")
+def _good(spark: SparkSession, rows: list[dict[str, Any]], table: str = "geo") -> Any:
+    raw = spark.createDataFrame(rows, with_corrupt_column(SOURCE[table]))
+    good, _bad = split_corrupt(raw, table)
     return good
 
 
@@ -79,8 +79,6 @@ def test_repeats_plus_distinct_keys_is_the_line_count(
 
 def test_pin_repeats_are_counted_on_its_index_column(spark_session: SparkSession) -> None:
     # The pin table's key is `index` before cleaning (`ind` after): the same rule applies.
-    rows = [pin(i) for i in (4, 4, 5, 6, 6, 6)]
-    raw = spark_session.createDataFrame(rows, with_corrupt_column(PIN))
-    good, _bad = split_corrupt(raw, "pin")
+    good = _good(spark_session, [pin(i) for i in (4, 4, 5, 6, 6, 6)], "pin")
     assert count_repeats(good, "pin") == 3
     assert clean_pin(good).count() == 3
