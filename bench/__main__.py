@@ -318,30 +318,37 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, Any, str, bool | None]]
     add("POST -> S3 p95 (s)", get(results, "landing", "latency", "p95_s"), "<= 5", lambda v: v <= 5)
     # Issue 18: at 1,000,000 events the job <= 45 s (read <= 15 s), <= 4x DuckDB on the same
     # S3 objects, +10,000 events incremental <= 20 s; the default size (make demo's) <= 15 s.
+    # Each figure twice: a cold job in a fresh process (JVM start and JIT included) and the
+    # same job on the warm batch service `make batch` uses (spark/service.py).
     for run in get(results, "spark", "runs") or []:
         size = run.get("events", 0)
-        if size >= 1_000_000:
-            add(
-                f"Spark / DuckDB at {size:,} events",
-                run.get("spark_over_duckdb"),
-                "<= 4",
-                lambda v: v <= 4,
-            )
-            add(f"Spark job at {size:,} events (s)", run.get("spark_seconds"), "<= 45", _le(45))
-            add(
-                f"Spark read stage at {size:,} events (s)",
-                (run.get("spark_stages") or {}).get("read"),
-                "<= 15",
-                _le(15),
-            )
-            add(
-                f"Spark incremental +{run.get('incremental_events', 0):,} on {size:,} (s)",
-                run.get("incremental_seconds"),
-                "<= 20",
-                _le(20),
-            )
-        else:
-            add(f"Spark job at {size:,} events (s)", run.get("spark_seconds"), "<= 15", _le(15))
+        for how, key in (("cold process", "spark"), ("warm service", "service")):
+            stages = run.get(f"{key}_stages") or {}
+            total = run.get(f"{key}_seconds")
+            inc_key = "incremental_seconds" if key == "spark" else "service_incremental_seconds"
+            if size >= 1_000_000:
+                add(
+                    f"Spark / DuckDB at {size:,} events ({how})",
+                    run.get(f"{key}_over_duckdb"),
+                    "<= 4",
+                    lambda v: v <= 4,
+                )
+                add(f"Spark job at {size:,} events ({how}, s)", total, "<= 45", _le(45))
+                add(
+                    f"Spark read stage at {size:,} events ({how}, s)",
+                    stages.get("read"),
+                    "<= 15",
+                    _le(15),
+                )
+                add(
+                    f"Spark incremental +{run.get('incremental_events', 0):,} on {size:,} "
+                    f"({how}, s)",
+                    run.get(inc_key),
+                    "<= 20",
+                    _le(20),
+                )
+            else:
+                add(f"Spark job at {size:,} events ({how}, s)", total, "<= 15", _le(15))
     add(
         "streaming capacity (events/s)",
         get(results, "streaming", "committed_events_per_s"),
@@ -444,8 +451,9 @@ def readme_paragraph(document: dict[str, Any]) -> str:
         parts.append(
             "the Spark batch job "
             + " and ".join(
-                f"{_n(r.get('spark_seconds'))} s at {_n(r.get('events'))} events "
-                f"(DuckDB on the same S3 objects {_n(r.get('duckdb_seconds'), 1)} s)"
+                f"{_n(r.get('service_seconds'), 1)} s on the warm batch service at "
+                f"{_n(r.get('events'))} events ({_n(r.get('spark_seconds'))} s in a fresh "
+                f"process; DuckDB on the same S3 objects {_n(r.get('duckdb_seconds'), 1)} s)"
                 for r in runs
             )
         )

@@ -47,7 +47,9 @@ __all__ = [
     "print_summary",
     "read_landed",
     "run",
+    "run_anywhere",
     "run_job",
+    "run_on_service",
     "s3a_root",
     "topic_path",
 ]
@@ -162,6 +164,118 @@ def load_summary(settings: Settings) -> RunSummary:
         response.release_conn()
 
 
+# --- the warm batch service (spark/service.py) ---------------------------------------------
+
+
+#: How long a run on the service may take before the client gives up on its answer.
+SERVICE_RUN_TIMEOUT = 3600.0
+
+
+def _service_log(settings: Settings) -> str:
+    return str(settings.logs_dir / "spark-batch.log")
+
+
+def service_health(settings: Settings) -> dict[str, Any] | None:
+    """The service's /health when it answers at SPARK_SERVICE_PORT, else None."""
+    import requests
+
+    url = f"http://127.0.0.1:{settings.spark_service_port}/health"
+    try:
+        resp = requests.get(url, timeout=2)
+        health = resp.json() if resp.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+    return health if isinstance(health, dict) and health.get("status") == "ready" else None
+
+
+def ensure_service(settings: Settings, say: Callable[[str], None] | None = None) -> bool:
+    """True when a batch service for these settings answers, starting it if the native stack
+    runs; False (after saying why, when it matters) when the job should run in-process."""
+    if not settings.spark_service or settings.pipeline_target == "aws":
+        return False
+    health = service_health(settings)
+    if health is None:
+        from services.stack import lifecycle
+        from services.stack.errors import StackError
+
+        try:
+            started = lifecycle.start_on_demand(settings, "spark-batch", say=say)
+        except StackError as exc:
+            print(
+                f"warning: the batch service did not start ({exc}); running the job in this "
+                "process instead",
+                file=sys.stderr,
+            )
+            return False
+        health = service_health(settings) if started else None
+        if health is None:
+            return False
+    if health.get("s3_endpoint") != settings.s3_endpoint:
+        print(
+            f"warning: the batch service on port {settings.spark_service_port} reads S3 at "
+            f"{health.get('s3_endpoint')}, these settings at {settings.s3_endpoint}: running "
+            "the job in this process (restart the service with `make down`, or set "
+            "SPARK_SERVICE_PORT)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def run_on_service(settings: Settings, *, full: bool = False) -> RunSummary:
+    """The job for `settings`' namespace, run by the warm batch service; its summary."""
+    import requests
+
+    body = {
+        "user_id": settings.pipeline_user_id,
+        "bucket": settings.bucket,
+        "topics": {t: settings.topic(t) for t in TABLES},
+        "full": full,
+    }
+    url = f"http://127.0.0.1:{settings.spark_service_port}/runs"
+    try:
+        resp = requests.post(url, json=body, timeout=(5, SERVICE_RUN_TIMEOUT))
+    except requests.RequestException as exc:
+        raise BatchError(
+            f"the batch service did not answer the run ({type(exc).__name__}); its log: "
+            f"{_service_log(settings)}. SPARK_SERVICE=0 runs the job without it."
+        ) from None
+    try:
+        payload = resp.json()
+    except ValueError:
+        payload = {"error": resp.text[:500]}
+    if resp.status_code == 200:
+        return RunSummary(**payload)
+    message = str(payload.get("error", payload))
+    if resp.status_code == 422:
+        kind = NoLandedEvents if payload.get("type") == NoLandedEvents.__name__ else BatchError
+        raise kind(message)
+    raise BatchError(
+        f"the batch service's run failed (HTTP {resp.status_code}): {message}; its log: "
+        f"{_service_log(settings)}"
+    )
+
+
+def run_anywhere(
+    settings: Settings, *, full: bool = False, say: Callable[[str], None] | None = None
+) -> tuple[RunSummary, str]:
+    """The job on the warm service when one can take it, else in this process; the summary
+    and where it ran ("service" or "process")."""
+    if ensure_service(settings, say=say):
+        return run_on_service(settings, full=full), "service"
+    return run(settings, full=full), "process"
+
+
+def warm_service(settings: Settings) -> None:
+    """Start the batch service if needed and have it compile the job's code on generated
+    events, so the next run is warm (`make demo` does this while it seeds and replays)."""
+    import requests
+
+    if ensure_service(settings, say=lambda _m: None):
+        url = f"http://127.0.0.1:{settings.spark_service_port}/warm-up"
+        requests.post(url, json={}, timeout=(5, SERVICE_RUN_TIMEOUT)).raise_for_status()
+
+
 # --- the terminal report ------------------------------------------------------------------
 
 
@@ -229,13 +343,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="rebuild the cleaned tables from every landed object (default: only new objects)",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run Spark in this process, not on the warm batch service (as SPARK_SERVICE=0)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        summary = run(settings, full=args.full)
+        if args.in_process:
+            settings = settings.model_copy(update={"spark_service": False})
+        # Progress to stderr: --json keeps stdout to the summary alone.
+        summary, where = run_anywhere(
+            settings, full=args.full, say=lambda m: print(m, file=sys.stderr, flush=True)
+        )
     except (BatchError, SettingsError, JarResolutionError, SparkStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    print(
+        "ran on the warm batch service "
+        f"(http://127.0.0.1:{settings.spark_service_port}; SPARK_SERVICE=0 to run in-process)"
+        if where == "service"
+        else "ran in this process",
+        file=sys.stderr,
+    )
     if args.json:
         print(summary.to_json())
     else:

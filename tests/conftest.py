@@ -31,6 +31,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # RUNTIME=auto a machine whose `docker info` answers would get the compose stack instead.
     if os.environ.get("RUNTIME", "auto") == "auto":
         os.environ["RUNTIME"] = "native"
+    # Spark runs in the test process (tests share one session); the warm batch service's own
+    # tests (test_spark_service.py) start a private one. Without this, `make demo`'s path
+    # would leave a service running in the user's stack.
+    os.environ["SPARK_SERVICE"] = "0"
     # A background thread that dies (a fault injector, a producer) fails its test instead of
     # printing a warning nobody reads.
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")

@@ -252,6 +252,27 @@ def rest_proxy(settings: Settings) -> Service:
     )
 
 
+def spark_service(settings: Settings) -> Service:
+    return Service(
+        name="spark-batch",
+        title="warm Spark driver for the batch job (Databricks cluster)",
+        ports=(settings.spark_service_port,),
+        endpoint=probes.spark_service_url(settings),
+        command=(venv_python(), "-m", "spark.service"),
+        probe=probes.spark_service,
+        # A JVM with every connector jar on its class path; 25 s seen on a cold disk.
+        start_timeout=120,
+        fix="see its log; SPARK_SERVICE_PORT moves it, SPARK_SERVICE=0 runs jobs without it",
+        env={"TMPDIR": str(configs.scratch_dirs(settings)["python_tmp"])},
+    )
+
+
+def on_demand_services(settings: Settings) -> list[Service]:
+    """Programs `make up` does not start: the first job that needs one starts it
+    (`lifecycle.start_on_demand`), `make down` stops it with the rest."""
+    return [spark_service(settings)]
+
+
 def all_services(settings: Settings) -> list[Service]:
     services = [mysql(settings), kafka(settings), connect(settings), s3(settings)]
     # The project's own Python services join as soon as their packages exist.

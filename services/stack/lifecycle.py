@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from services.runner.wait import WaitTimeout, wait_until
 from services.settings import Settings
 from services.stack import bootstrap, configs, connectors, docker_runtime, install, probes
-from services.stack.definitions import Service, all_services
+from services.stack.definitions import Service, all_services, on_demand_services
 from services.stack.errors import ServiceFailed, StackError
 from services.stack.ports import is_listening, listener_pid
 from services.stack.supervisor import Supervisor
@@ -52,7 +52,7 @@ def _native_up(settings: Settings, say: Say) -> None:
     configs.prepare(settings)  # the files and folders the definitions below name
     services = all_services(settings)
     sup = Supervisor(settings)
-    sup.ensure_running(services)
+    sup.ensure_running(services + on_demand_services(settings))
     if plugin_rebuilt and sup.state("connect") in ("RUNNING", "STARTING"):
         # A worker scans plugin.path only at start-up.
         say("  ..  connect: the S3 sink connector was rebuilt; restarting the worker to load it")
@@ -152,6 +152,31 @@ def _connector_line(settings: Settings) -> str:
     return f"{name} {state.connector} (lands {settings.pipeline_user_id}.* into {settings.bucket})"
 
 
+def start_on_demand(settings: Settings, name: str, say: Say | None = None) -> bool:
+    """Start one of `on_demand_services` behind its probe (a no-op when it is healthy).
+
+    Only under a running native stack (`make up`): returns False when there is none (the
+    docker runtime, or no stack), so the caller does the work without the service.
+    """
+    if settings.pipeline_target == "aws" or docker_runtime.runtime(settings) == "docker":
+        return False
+    sup = Supervisor(settings)
+    if not sup.is_running():
+        return False
+    svc = next(s for s in on_demand_services(settings) if s.name == name)
+    configs.prepare(settings)
+    sup.ensure_running(all_services(settings) + on_demand_services(settings))
+    _start_one(settings, sup, svc, say or _say)
+    return True
+
+
+def stop_on_demand(settings: Settings, name: str) -> None:
+    """Stop an on-demand program if supervisord runs it (tests restore the stack so)."""
+    sup = Supervisor(settings)
+    if sup.is_running() and sup.state(name) in ("RUNNING", "STARTING"):
+        sup.stop(name)
+
+
 def down(settings: Settings) -> None:
     if docker_runtime.runtime(settings) == "docker":
         docker_runtime.compose(["down"], settings)
@@ -220,7 +245,7 @@ def restart(settings: Settings, name: str) -> None:
     configs.prepare(settings)
     services = all_services(settings)
     sup = Supervisor(settings)
-    sup.ensure_running(services)  # picks up a changed configuration
+    sup.ensure_running(services + on_demand_services(settings))  # picks up a changed config
     sup.stop(name)
     svc = next(s for s in services if s.name == name)
     _start_one(settings, sup, svc, lambda _m: None)

@@ -130,6 +130,19 @@ def rest_proxy(settings: Settings) -> str:
     )
 
 
+def spark_service_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.spark_service_port}"
+
+
+def spark_service(settings: Settings) -> str:
+    """The warm batch service's /health (spark/service.py)."""
+    health = _http_json(spark_service_url(settings) + "/health")
+    if not isinstance(health, dict) or health.get("status") != "ready":
+        raise ProbeError(f"batch service: not ready ({health})")
+    busy = ", running a job" if health.get("busy") else ""
+    return f"{health.get('runs', 0)} runs{busy}"
+
+
 def kinesis_streams(settings: Settings) -> int:
     """The Kinesis JSON protocol's ListStreams, as an SDK asks it (issue 15)."""
     url = settings.kinesis_url.rstrip("/") + "/"

@@ -1,0 +1,328 @@
+"""The warm batch service: one long-lived Spark driver that runs the batch job on request.
+
+    python -m spark.service                 # serve on 127.0.0.1:SPARK_SERVICE_PORT (8094)
+    python -m spark.service --port 8194     # another port (the tests' private services)
+
+A batch run in a fresh process spends most of its time starting the JVM and compiling Spark's
+code (at 1,000,000 events the C2 compiler alone used 35-60 s of the two cores' CPU). This
+service keeps one driver up between runs, as a Databricks cluster stays up between jobs, so
+from the second run on the job runs compiled code. `make batch` and `make demo` submit their
+run here when it answers (`spark.batch`); `SPARK_SERVICE=0` runs the job in the caller's
+process instead. Under the native stack it is a supervisord program started on first use and
+stopped by `make down`; it exits by itself after `--idle-minutes` without a run.
+
+HTTP on 127.0.0.1 only, JSON both ways:
+
+    GET  /health    {"status": "ready", "runs": N, "s3_endpoint": ..., "warmed": bool}
+    POST /runs      {"user_id": ..., "bucket": ..., "topics": {...}, "full": false}
+                    -> 200 the run summary (`spark.job.RunSummary`), 422 {"error": ...}
+                       when the job refuses (no landed events, no bucket), 400 for a bad
+                       request, 500 with the error's text for anything else
+    POST /warm-up   one full run over generated events on local disk (compiles the job's
+                    code paths); `make demo` asks for it while it seeds and replays
+
+Runs are serial: one driver, one job at a time; a second request waits for the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from services.contracts.keys import object_key
+from services.contracts.lines import encode_row
+from services.runner.child import ChildProcess
+from services.runner.wait import NotReady
+from services.settings import TABLES, Settings, SettingsError, load_settings
+from spark.job import BatchError, RunSummary
+
+#: Events the warm-up generates: `make demo`'s default size, so every code path of the job
+#: runs often enough for the JIT to compile it.
+WARM_UP_EVENTS = 11_153
+#: Lines per warm-up object (the sink's default flush size).
+WARM_UP_PER_OBJECT = 1_000
+#: Largest request body accepted (a run request is a few hundred bytes).
+MAX_BODY = 64 * 1024
+
+
+class RunRequestError(ValueError):
+    """A run request the service cannot take; the message says what to send instead."""
+
+
+def namespace_settings(base: Settings, body: Any) -> tuple[Settings, bool]:
+    """The settings of the namespace a request names, and whether it asks for a full run.
+
+    The request repeats the bucket and topics its sender computed: a sender with other
+    settings (another bucket template, another stack) is refused, not silently pointed at
+    this service's idea of its namespace.
+    """
+    if not isinstance(body, dict):
+        raise RunRequestError('send a JSON object: {"user_id": ..., "bucket": ..., "topics": ...}')
+    user_id = body.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise RunRequestError('"user_id" (the namespace, PIPELINE_USER_ID) is missing')
+    full = body.get("full", False)
+    if not isinstance(full, bool):
+        raise RunRequestError('"full" must be true or false')
+    try:
+        settings = base.model_copy(update={"pipeline_user_id": user_id})
+        bucket = settings.bucket
+        topics = {t: settings.topic(t) for t in TABLES}
+    except (SettingsError, ValueError) as exc:
+        raise RunRequestError(f"namespace {user_id!r}: {exc}") from None
+    if body.get("bucket") != bucket or body.get("topics") != topics:
+        raise RunRequestError(
+            f"this service reads namespace {user_id!r} as bucket {bucket} and topics "
+            f"{', '.join(topics.values())}, the request names bucket {body.get('bucket')} and "
+            f"topics {body.get('topics')}: the service runs with other settings; restart it "
+            "(`make down`, then `make batch`) or run with SPARK_SERVICE=0"
+        )
+    return settings, full
+
+
+def write_warm_up_events(root: Path, settings: Settings, size: int = WARM_UP_EVENTS) -> str:
+    """`size` generated events in the sink's layout under `root`; returns its file:// URL."""
+    from seed_data.generate import events
+
+    outs: dict[str, Any] = {}
+    counts = dict.fromkeys(TABLES, 0)
+    try:
+        for event in events(size=size):
+            for table, row in zip(TABLES, (event.pin, event.geo, event.user), strict=True):
+                if counts[table] % WARM_UP_PER_OBJECT == 0:
+                    if table in outs:
+                        outs[table].close()
+                    path = root / object_key(settings.topic(table), 0, counts[table])
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    outs[table] = path.open("wb")
+                outs[table].write(encode_row(row) + b"\n")
+                counts[table] += 1
+    finally:
+        for out in outs.values():
+            out.close()
+    return root.resolve().as_uri()
+
+
+class BatchService:
+    """The session, the lock that keeps runs serial, and what /health reports."""
+
+    def __init__(self, settings: Settings, spark: SparkSession) -> None:
+        self.settings = settings
+        self.spark = spark
+        self.lock = threading.Lock()
+        self.runs = 0
+        self.warmed = False
+        self.started = time.monotonic()
+        self.last_used = time.monotonic()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ready",
+            "runs": self.runs,
+            "busy": self.lock.locked(),
+            "warmed": self.warmed,
+            "s3_endpoint": self.settings.s3_endpoint,
+            "uptime_seconds": round(time.monotonic() - self.started, 1),
+        }
+
+    def run(self, body: Any) -> RunSummary:
+        from spark import batch
+
+        settings, full = namespace_settings(self.settings, body)
+        with self.lock:
+            try:
+                return batch.run(settings, self.spark, full=full)
+            finally:
+                self.runs += 1
+                self.last_used = time.monotonic()
+
+    def warm_up(self) -> dict[str, Any]:
+        """One full run over generated events on local disk, then everything it wrote goes."""
+        from spark.job import run_job
+
+        with self.lock:
+            start = time.perf_counter()
+            scratch = Path(tempfile.mkdtemp(prefix="spark-warm-up-", dir=self.settings.run_dir))
+            try:
+                root = write_warm_up_events(scratch, self.settings)
+                summary = run_job(
+                    self.spark,
+                    source=root,
+                    target=root,
+                    topics={t: self.settings.topic(t) for t in TABLES},
+                    full=True,
+                )
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            self.warmed = True
+            self.last_used = time.monotonic()
+            return {
+                "events": WARM_UP_EVENTS,
+                "seconds": round(time.perf_counter() - start, 1),
+                "cleaned_rows": summary.cleaned_rows,
+            }
+
+
+def _handler(service: BatchService) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            print(f"{self.address_string()} {format % args}", file=sys.stderr, flush=True)
+
+        def _reply(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload, default=str).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self._reply(200, service.health())
+            else:
+                self._reply(404, {"error": f"no {self.path}: GET /health, POST /runs"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._reply(413, {"error": f"request body over {MAX_BODY} bytes"})
+                return
+            raw = self.rfile.read(length) if length else b""
+            actions: dict[str, Callable[[Any], Any]] = {
+                "/runs": lambda body: asdict(service.run(body)),
+                "/warm-up": lambda _body: service.warm_up(),
+            }
+            action = actions.get(self.path)
+            if action is None:
+                self._reply(404, {"error": f"no {self.path}: POST /runs or /warm-up"})
+                return
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError as exc:
+                self._reply(400, {"error": f"the body is not JSON ({exc})"})
+                return
+            try:
+                self._reply(200, action(body))
+            except RunRequestError as exc:
+                self._reply(400, {"error": str(exc)})
+            except BatchError as exc:
+                self._reply(422, {"error": str(exc), "type": type(exc).__name__})
+            except Exception as exc:  # the caller gets the error; the service stays up
+                print(f"run failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                self._reply(500, {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"})
+
+    return Handler
+
+
+def _stop_when_idle(server: ThreadingHTTPServer, service: BatchService, minutes: float) -> None:
+    # The driver holds up to SPARK_DRIVER_MEMORY of a laptop's memory: give it back when
+    # nobody has run anything for a while. The next `make batch` starts the service again.
+    while True:
+        time.sleep(30)
+        idle = time.monotonic() - service.last_used
+        if idle > minutes * 60 and not service.lock.locked():
+            print(f"idle for {idle / 60:.0f} min: stopping", file=sys.stderr, flush=True)
+            server.shutdown()
+            return
+
+
+def serve(settings: Settings, port: int, idle_minutes: float) -> None:
+    from spark.session import build_session
+
+    # Long-lived: the optimising JIT pays for itself from the second run on.
+    spark = build_session(settings, "pinterest-batch-service", quick_jit=False)
+    service = BatchService(settings, spark)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(service))
+    if idle_minutes > 0:
+        threading.Thread(
+            target=_stop_when_idle, args=(server, service, idle_minutes), daemon=True
+        ).start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        # supervisord and `make down` send TERM: leave serve_forever, stop Spark, exit 0.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"batch service on http://127.0.0.1:{port} (Spark {spark.version})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        with contextlib.suppress(Exception):  # the JVM may already have had the TERM too
+            spark.stop()
+
+
+def private_service(settings: Settings, port: int, *, name: str = "spark-batch") -> ChildProcess:
+    """A service of its own on `port` as a child process (the benchmark's, the tests'),
+    outside the stack's supervisor; never exits on idle. Start it with `.start()`."""
+    from spark.batch import service_health
+
+    on_port = settings.model_copy(update={"spark_service_port": port})
+
+    def ready() -> str:
+        health = service_health(on_port)
+        if health is None:
+            raise NotReady(f"no answer on 127.0.0.1:{port}/health yet")
+        return f"{health['runs']} runs"
+
+    return ChildProcess(
+        name,
+        [sys.executable, "-m", "spark.service", "--port", str(port), "--idle-minutes", "0"],
+        log=settings.logs_dir / f"{name}-{port}.log",
+        env={"PIPELINE_USER_ID": settings.pipeline_user_id},
+        probe=ready,
+        start_timeout=120.0,
+        stop_timeout=30.0,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m spark.service",
+        description="Keep one Spark driver up and run the batch job on request (see the module).",
+    )
+    parser.add_argument("--port", type=int, help="default: SPARK_SERVICE_PORT (8094)")
+    parser.add_argument(
+        "--idle-minutes",
+        type=float,
+        help="exit after this long without a run; 0 never (default: SPARK_SERVICE_IDLE_MINUTES)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    port = args.port or settings.spark_service_port
+    idle = settings.spark_service_idle_minutes if args.idle_minutes is None else args.idle_minutes
+    try:
+        serve(settings, port, idle)
+    except OSError as exc:
+        print(
+            f"error: cannot serve on 127.0.0.1:{port} ({exc}): set SPARK_SERVICE_PORT",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

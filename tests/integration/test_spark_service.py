@@ -1,0 +1,159 @@
+"""The warm batch service (spark/service.py) against the real S3: runs, refusals, warm-up.
+
+One private service for the module on a free port (never the user's), and a fresh namespace
+with a few hundred events landed as the S3 sink lands them. Answers are checked against the
+plain-Python reference; a second, incremental run on the same service adds nothing. The
+supervised, on-demand service `make batch` starts is checked last, and stopped again unless
+it was already running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bench.landed import json_line, upload_files, write_events
+from seed_data.generate import events
+from services.runner.child import ChildProcess, free_port
+from services.settings import TABLES, Settings
+from services.stack import lifecycle
+from spark import batch
+from spark.questions import QUESTIONS
+from spark.service import WARM_UP_EVENTS, private_service
+from tests.support import spark_reference as ref
+
+pytestmark = pytest.mark.integration
+
+EVENTS = list(events(size=400, seed=31))
+KEYS = {"pin": "index", "geo": "ind", "user": "ind"}
+
+
+@pytest.fixture(scope="module")
+def service(stack: Settings) -> Iterator[tuple[Settings, ChildProcess]]:
+    port = free_port()
+    child = private_service(stack, port, name="test-spark-service")
+    child.start()
+    try:
+        yield stack.model_copy(update={"spark_service_port": port}), child
+    finally:
+        child.stop()
+
+
+@pytest.fixture
+def landed(ns: Settings, tmp_path: Path) -> Settings:
+    write_events(tmp_path, ns, EVENTS, per_object=150)
+    upload_files(ns, tmp_path, sorted(tmp_path.rglob("*.json")))
+    return ns
+
+
+def _on(ns: Settings, service: tuple[Settings, ChildProcess]) -> Settings:
+    return ns.model_copy(update={"spark_service_port": service[0].spark_service_port})
+
+
+def _expected() -> dict[str, Any]:
+    lines = {
+        "pin": [json_line(e.pin).rstrip() for e in EVENTS],
+        "geo": [json_line(e.geo).rstrip() for e in EVENTS],
+        "user": [json_line(e.user).rstrip() for e in EVENTS],
+    }
+    parsed = {t: ref.parse_lines(lines[t], KEYS[t], ref.NUMERIC[t]) for t in TABLES}
+    tables = {t: ref.dedupe(parsed[t][0], KEYS[t]) for t in TABLES}
+    return ref.answers(tables["pin"], tables["geo"], tables["user"])
+
+
+def test_a_run_on_the_service_answers_as_the_reference_and_a_rerun_adds_nothing(
+    landed: Settings, service: tuple[Settings, ChildProcess]
+) -> None:
+    settings = _on(landed, service)
+    runs_before = batch.service_health(settings)["runs"]  # type: ignore[index]
+
+    first = batch.run_on_service(settings, full=True)
+    expected = _expected()
+    for name in QUESTIONS:
+        assert [tuple(r.values()) for r in first.answer(name)] == expected[name], name
+    assert first.cleaned_rows == dict.fromkeys(TABLES, len(EVENTS))
+    assert first.target == f"s3a://{landed.bucket}"
+    # What `make batch` reads back afterwards: the summary it wrote to the bucket.
+    assert batch.load_summary(landed).answers == first.answers
+
+    again = batch.run_on_service(settings)
+    assert again.mode == "incremental"
+    assert again.new_rows == dict.fromkeys(TABLES, 0)
+    assert again.cleaned_rows == first.cleaned_rows
+    assert again.answers == first.answers
+    assert batch.service_health(settings)["runs"] == runs_before + 2  # type: ignore[index]
+
+
+def test_a_namespace_without_landed_events_is_the_jobs_own_error(
+    ns: Settings, service: tuple[Settings, ChildProcess]
+) -> None:
+    with pytest.raises(batch.NoLandedEvents, match="no landed pin events"):
+        batch.run_on_service(_on(ns, service))
+    # The service stays up for the next request.
+    assert batch.service_health(_on(ns, service)) is not None
+
+
+def test_a_request_naming_another_bucket_is_refused_with_the_fix(
+    ns: Settings, service: tuple[Settings, ChildProcess]
+) -> None:
+    url = f"http://127.0.0.1:{service[0].spark_service_port}/runs"
+    body = {
+        "user_id": ns.pipeline_user_id,
+        "bucket": "someone-elses-bucket",
+        "topics": {t: ns.topic(t) for t in TABLES},
+    }
+    resp = requests.post(url, json=body, timeout=30)
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert ns.bucket in error and "someone-elses-bucket" in error
+    assert "SPARK_SERVICE=0" in error
+
+    resp = requests.post(url, data=b"{not json", timeout=30)
+    assert resp.status_code == 400 and "not JSON" in resp.json()["error"]
+    resp = requests.post(url, json={"bucket": ns.bucket}, timeout=30)
+    assert resp.status_code == 400 and "user_id" in resp.json()["error"]
+
+
+def test_the_warm_up_runs_the_job_on_generated_events_and_leaves_no_files(
+    service: tuple[Settings, ChildProcess],
+) -> None:
+    settings, _child = service
+    before = set(settings.run_dir.glob("spark-warm-up-*"))
+    resp = requests.post(
+        f"http://127.0.0.1:{settings.spark_service_port}/warm-up", json={}, timeout=600
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["cleaned_rows"] == dict.fromkeys(TABLES, WARM_UP_EVENTS)
+    assert batch.service_health(settings)["warmed"] is True  # type: ignore[index]
+    assert set(settings.run_dir.glob("spark-warm-up-*")) == before
+
+
+def test_make_batch_starts_the_supervised_service_on_demand_and_runs_on_it(
+    landed: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = landed.model_copy(update={"spark_service": True})
+    was_running = batch.service_health(settings) is not None
+    try:
+        summary, where = batch.run_anywhere(settings, full=True)
+        assert where == "service"
+        assert summary.cleaned_rows == dict.fromkeys(TABLES, len(EVENTS))
+        health = batch.service_health(settings)
+        assert health is not None and health["runs"] >= 1
+        # `make down` stops it with the rest: it is one of supervisord's programs.
+        from services.stack.supervisor import Supervisor
+
+        assert Supervisor(settings).state("spark-batch") == "RUNNING"
+    finally:
+        if not was_running:
+            lifecycle.stop_on_demand(settings, "spark-batch")
+    if not was_running:
+        assert batch.service_health(settings) is None
+
+
+def test_spark_service_0_runs_the_job_in_process(landed: Settings) -> None:
+    settings = landed.model_copy(update={"spark_service": False})
+    assert batch.ensure_service(settings) is False
