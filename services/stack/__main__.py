@@ -104,10 +104,10 @@ def _print_status(settings: Settings) -> int:
     for col in ("service", "endpoint", "state", "detail"):
         table.add_column(col)
     for r in rows:
-        state = "[green]up[/]" if r.up else "[red]down[/]"
+        state = "[green]up[/]" if r.up else "idle" if r.on_demand else "[red]down[/]"
         table.add_row(r.name, r.endpoint, state, escape(r.detail))
     Console(width=160).print(table)
-    return 0 if all(r.up for r in rows) else 3
+    return 0 if all(r.up or r.on_demand for r in rows) else 3
 
 
 def _docker_images(settings: Settings) -> None:

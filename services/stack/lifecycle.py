@@ -205,6 +205,8 @@ class ServiceStatus:
     up: bool
     detail: str
     log: str
+    #: Started on demand (`on_demand_services`): not running is idle, not a failure.
+    on_demand: bool = False
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
@@ -221,6 +223,17 @@ def status(settings: Settings) -> list[ServiceStatus]:
             detail, ok = f"{state}: {type(exc).__name__}: {exc}"[:120], False
         rows.append(ServiceStatus(svc.name, svc.endpoint, ok, detail, str(svc.log(settings))))
     rows.extend(_connector_rows(settings))
+    if running:
+        for svc in on_demand_services(settings):
+            try:
+                detail, ok = svc.probe(settings), True
+            except Exception:  # not started: the first job that needs it starts it
+                detail, ok = "not running; the first `make batch` starts it", False
+            rows.append(
+                ServiceStatus(
+                    svc.name, svc.endpoint, ok, detail, str(svc.log(settings)), on_demand=True
+                )
+            )
     return rows
 
 

@@ -182,7 +182,7 @@ def test_status_detects_a_killed_service_and_up_restarts_it(stack: Settings) -> 
 
 def test_status_table_lists_every_service(stack: Settings) -> None:
     out = _cli("status")
-    for name in ("mysql", "kafka", "connect", "s3"):
+    for name in ("mysql", "kafka", "connect", "s3", "spark-batch"):
         assert name in out.stdout
     assert "127.0.0.1:9092" in out.stdout
 

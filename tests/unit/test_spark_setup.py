@@ -182,3 +182,65 @@ def test_run_summary_round_trips_as_json() -> None:
     assert back.answer("users_joined_by_year")[0]["number_users_joined"] == 2
     with pytest.raises(KeyError, match="no output 'nope'"):
         back.answer("nope")
+
+
+# --- the warm batch service's request checks and warm-up data (spark/service.py) ----------
+
+
+def _run_request(settings: Settings, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "user_id": settings.pipeline_user_id,
+        "bucket": settings.bucket,
+        "topics": {t: settings.topic(t) for t in ("pin", "geo", "user")},
+        "full": True,
+    }
+    return {**body, **changes}
+
+
+def test_a_run_request_names_the_namespace_the_service_reads(tmp_path: Path) -> None:
+    from spark.service import namespace_settings
+
+    base = _settings(tmp_path)
+    other = base.model_copy(update={"pipeline_user_id": "alice"})
+    settings, full = namespace_settings(base, _run_request(other))
+    assert (settings.pipeline_user_id, settings.bucket, full) == ("alice", other.bucket, True)
+    settings, full = namespace_settings(base, {**_run_request(other), "full": False})
+    assert full is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"user_id": ""}, "user_id"),
+        ({"full": "yes"}, '"full" must be true or false'),
+        ({"bucket": "elsewhere"}, "restart it"),
+        ({"topics": {"pin": "x.pin"}}, "SPARK_SERVICE=0"),
+    ],
+)
+def test_a_run_request_that_does_not_match_is_refused_with_the_fix(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    from spark.service import RunRequestError, namespace_settings
+
+    base = _settings(tmp_path)
+    with pytest.raises(RunRequestError, match=message):
+        namespace_settings(base, _run_request(base, **changes))
+    with pytest.raises(RunRequestError, match="JSON object"):
+        namespace_settings(base, ["not", "an", "object"])
+
+
+def test_the_warm_up_events_are_in_the_sinks_layout(tmp_path: Path) -> None:
+    from services.contracts.keys import parse_key
+    from spark.service import WARM_UP_PER_OBJECT, write_warm_up_events
+
+    settings = _settings(tmp_path)
+    url = write_warm_up_events(tmp_path / "w", settings, size=2_500)
+    assert url == (tmp_path / "w").resolve().as_uri()
+    for table in ("pin", "geo", "user"):
+        objects = sorted((tmp_path / "w").rglob(f"*{settings.topic(table)}*.json"))
+        assert len(objects) == 3  # 1,000 + 1,000 + 500 lines
+        keys = [parse_key(p.relative_to(tmp_path / "w").as_posix()) for p in objects]
+        assert all(k is not None for k in keys)
+        lines = [ln for p in objects for ln in p.read_bytes().splitlines()]
+        assert len(lines) == 2_500
+        assert all(json.loads(ln) for ln in lines[:: WARM_UP_PER_OBJECT // 4])
