@@ -188,34 +188,56 @@ def service_health(settings: Settings) -> dict[str, Any] | None:
     return health if isinstance(health, dict) and health.get("status") == "ready" else None
 
 
+class ServiceUnavailable(BatchError):
+    """The service cannot take the run (stopping, gone): the caller runs it elsewhere."""
+
+
+def _start_service(settings: Settings, say: Callable[[str], None] | None) -> bool:
+    import xmlrpc.client
+
+    from services.stack import lifecycle
+    from services.stack.errors import StackError
+
+    try:
+        return lifecycle.start_on_demand(settings, "spark-batch", say=say)
+    except (StackError, OSError, xmlrpc.client.Error) as exc:
+        print(
+            f"warning: the batch service did not start ({exc}); running the job in this "
+            "process instead",
+            file=sys.stderr,
+        )
+        return False
+
+
 def ensure_service(settings: Settings, say: Callable[[str], None] | None = None) -> bool:
-    """True when a batch service for these settings answers, starting it if the native stack
-    runs; False (after saying why, when it matters) when the job should run in-process."""
+    """True when a batch service for these settings and this code answers, starting (or
+    restarting) it if the native stack runs; False (after saying why, when it matters) when
+    the job should run in-process."""
+    from spark.service import fingerprint
+
     if not settings.spark_service or settings.pipeline_target == "aws":
         return False
     health = service_health(settings)
-    if health is None:
+    if health is None and (not _start_service(settings, say) or not service_health(settings)):
+        return False
+    health = service_health(settings) or {}
+    mine = fingerprint(settings)
+    if (
+        health.get("fingerprint") != mine
+        and (health.get("fingerprint") or {}).get("settings") == mine["settings"]
+    ):
+        # Started before the code changed (an edit, a pull): one restart picks it up.
         from services.stack import lifecycle
-        from services.stack.errors import StackError
 
-        try:
-            started = lifecycle.start_on_demand(settings, "spark-batch", say=say)
-        except StackError as exc:
-            print(
-                f"warning: the batch service did not start ({exc}); running the job in this "
-                "process instead",
-                file=sys.stderr,
-            )
+        lifecycle.stop_on_demand(settings, "spark-batch")
+        if not _start_service(settings, say):
             return False
-        health = service_health(settings) if started else None
-        if health is None:
-            return False
-    if health.get("s3_endpoint") != settings.s3_endpoint:
+        health = service_health(settings) or {}
+    if health.get("fingerprint") != mine:
         print(
-            f"warning: the batch service on port {settings.spark_service_port} reads S3 at "
-            f"{health.get('s3_endpoint')}, these settings at {settings.s3_endpoint}: running "
-            "the job in this process (restart the service with `make down`, or set "
-            "SPARK_SERVICE_PORT)",
+            f"note: the batch service on port {settings.spark_service_port} runs with other "
+            "settings or code than this command (SPARK_MASTER, SPARK_DRIVER_MEMORY, the S3 "
+            "endpoint or keys); running the job in this process. `make down` stops it.",
             file=sys.stderr,
         )
         return False
@@ -235,6 +257,10 @@ def run_on_service(settings: Settings, *, full: bool = False) -> RunSummary:
     url = f"http://127.0.0.1:{settings.spark_service_port}/runs"
     try:
         resp = requests.post(url, json=body, timeout=(5, SERVICE_RUN_TIMEOUT))
+    except requests.ConnectionError as exc:
+        # Refused, or the service died during the run: running the job again elsewhere is
+        # safe (a run commits its checkpoints last; the MERGE adds nothing twice).
+        raise ServiceUnavailable(f"the batch service is gone ({type(exc).__name__})") from None
     except requests.RequestException as exc:
         raise BatchError(
             f"the batch service did not answer the run ({type(exc).__name__}); its log: "
@@ -243,10 +269,20 @@ def run_on_service(settings: Settings, *, full: bool = False) -> RunSummary:
     try:
         payload = resp.json()
     except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
         payload = {"error": resp.text[:500]}
     if resp.status_code == 200:
-        return RunSummary(**payload)
+        try:
+            return RunSummary(**payload)
+        except TypeError as exc:
+            raise BatchError(
+                f"the batch service answered a summary this code does not read ({exc}): "
+                "restart it with `make down`, or SPARK_SERVICE=0"
+            ) from None
     message = str(payload.get("error", payload))
+    if resp.status_code == 503:
+        raise ServiceUnavailable(message)
     if resp.status_code == 422:
         kind = NoLandedEvents if payload.get("type") == NoLandedEvents.__name__ else BatchError
         raise kind(message)
@@ -262,18 +298,11 @@ def run_anywhere(
     """The job on the warm service when one can take it, else in this process; the summary
     and where it ran ("service" or "process")."""
     if ensure_service(settings, say=say):
-        return run_on_service(settings, full=full), "service"
+        try:
+            return run_on_service(settings, full=full), "service"
+        except ServiceUnavailable as exc:
+            print(f"note: {exc}; running the job in this process", file=sys.stderr)
     return run(settings, full=full), "process"
-
-
-def warm_service(settings: Settings) -> None:
-    """Start the batch service if needed and have it compile the job's code on generated
-    events, so the next run is warm (`make demo` does this while it seeds and replays)."""
-    import requests
-
-    if ensure_service(settings, say=lambda _m: None):
-        url = f"http://127.0.0.1:{settings.spark_service_port}/warm-up"
-        requests.post(url, json={}, timeout=(5, SERVICE_RUN_TIMEOUT)).raise_for_status()
 
 
 # --- the terminal report ------------------------------------------------------------------

@@ -313,6 +313,7 @@ def _run(
     # question on the cores. "write" is then the time after the last answer, not all writes.
     writer = ThreadPoolExecutor(max_workers=PARALLEL_JOBS, thread_name_prefix="answer-write")
     writes: list[Future[None]] = []
+    answers: dict[str, Future[tuple[DataFrame, list[Row]]]] = {}
     try:
         with clock.stage("questions"):
             cleaned = {
@@ -336,13 +337,12 @@ def _run(
                     fill.result()
                 # Independent queries: run a few at once so one query's planning and code
                 # generation on the driver overlaps another's tasks.
-                answers = {
-                    name: pool.submit(_cached_answer, question, frames)
+                answers.update(
+                    (name, pool.submit(_cached_answer, question, frames))
                     for name, question in FROM_JOINED.items()
-                }
+                )
                 for name, future in answers.items():
                     answer, rows_out = future.result()
-                    cached.append(answer)
                     summary.answers[name] = [r.asDict() for r in rows_out]
                     summary.output_rows[name] = len(rows_out)
                     path = output_path(target, "analytics", name)
@@ -354,7 +354,10 @@ def _run(
     finally:
         # After a failure: no new write starts, the running ones finish before the caches go.
         writer.shutdown(wait=True, cancel_futures=True)
-        for df in cached:
+        # Every answer's cache too, after a failure as well (the pool waited for each): a
+        # long-lived driver (spark/service.py) must not keep a failed run's caches.
+        done = [f.result()[0] for f in answers.values() if f.done() and not f.exception()]
+        for df in cached + done:
             df.unpersist()
 
     summary.seconds = {**clock.seconds}
@@ -374,7 +377,11 @@ def _cached_answer(
     order, so `coalesce(1)` writes the rows in that order. (Building the frame again from the
     collected rows went through a Python worker, ~0.5 s per answer.)"""
     answer = question(frames).cache()
-    return answer, answer.collect()
+    try:
+        return answer, answer.collect()
+    except BaseException:
+        answer.unpersist()  # the caller never sees it: nothing else would free it
+        raise
 
 
 def _write_parquet(df: DataFrame, path: str) -> None:

@@ -19,7 +19,7 @@ HTTP on 127.0.0.1 only, JSON both ways:
                        when the job refuses (no landed events, no bucket), 400 for a bad
                        request, 500 with the error's text for anything else
     POST /warm-up   one full run over generated events on local disk (compiles the job's
-                    code paths); `make demo` asks for it while it seeds and replays
+                    code paths before the first real run; the benchmark asks for it)
 
 Runs are serial: one driver, one job at a time; a second request waits for the first.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import shutil
 import signal
@@ -41,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
 from services.contracts.keys import object_key
@@ -79,6 +81,8 @@ def namespace_settings(base: Settings, body: Any) -> tuple[Settings, bool]:
     if not isinstance(full, bool):
         raise RunRequestError('"full" must be true or false')
     try:
+        # model_copy skips validators: check the id as PIPELINE_USER_ID would be checked.
+        Settings._check_user_id(user_id)
         settings = base.model_copy(update={"pipeline_user_id": user_id})
         bucket = settings.bucket
         topics = {t: settings.topic(t) for t in TABLES}
@@ -117,6 +121,48 @@ def write_warm_up_events(root: Path, settings: Settings, size: int = WARM_UP_EVE
     return root.resolve().as_uri()
 
 
+#: What a caller's run depends on besides the request: a service started with other values
+#: (or older code) is not used for it (`spark.batch.ensure_service`).
+FINGERPRINT_SETTINGS = (
+    "spark_master",
+    "spark_driver_memory",
+    "s3_endpoint",
+    "s3_access_key",
+    "s3_secret_key",
+    "s3_region",
+)
+#: The code a run executes in the service: an edit or a pull makes a new fingerprint.
+FINGERPRINT_CODE = ("spark", "services/settings.py", "services/contracts", "services/clients")
+
+
+def fingerprint(settings: Settings) -> dict[str, str]:
+    """Hashes of the settings and code a run depends on (no secret in clear)."""
+    from services.settings import PROJECT_ROOT
+
+    values = []
+    for name in FINGERPRINT_SETTINGS:
+        value: Any = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        values.append(f"{name}={value}")
+    code = hashlib.sha256()
+    for entry in FINGERPRINT_CODE:
+        path = PROJECT_ROOT / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                code.update(file.relative_to(PROJECT_ROOT).as_posix().encode())
+                code.update(file.read_bytes())
+    return {
+        "settings": hashlib.sha256("\n".join(values).encode()).hexdigest()[:16],
+        "code": code.hexdigest()[:16],
+    }
+
+
+class ServiceClosing(RuntimeError):
+    """The service is stopping (idle): the caller runs the job elsewhere."""
+
+
 class BatchService:
     """The session, the lock that keeps runs serial, and what /health reports."""
 
@@ -128,6 +174,8 @@ class BatchService:
         self.warmed = False
         self.started = time.monotonic()
         self.last_used = time.monotonic()
+        self.closing = False
+        self.fingerprint = fingerprint(settings)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -136,14 +184,29 @@ class BatchService:
             "busy": self.lock.locked(),
             "warmed": self.warmed,
             "s3_endpoint": self.settings.s3_endpoint,
+            "fingerprint": self.fingerprint,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
         }
+
+    def stop_if_idle(self, minutes: float) -> bool:
+        """True (and closing from now on) when nothing ran for `minutes` and nothing runs."""
+        if time.monotonic() - self.last_used <= minutes * 60:
+            return False
+        if not self.lock.acquire(blocking=False):
+            return False  # a run holds the driver: not idle
+        try:
+            self.closing = True  # a request waiting for the lock now gets 503, not a run
+        finally:
+            self.lock.release()
+        return True
 
     def run(self, body: Any) -> RunSummary:
         from spark import batch
 
         settings, full = namespace_settings(self.settings, body)
         with self.lock:
+            if self.closing:
+                raise ServiceClosing("the batch service is stopping (idle)")
             try:
                 return batch.run(settings, self.spark, full=full)
             finally:
@@ -155,6 +218,8 @@ class BatchService:
         from spark.job import run_job
 
         with self.lock:
+            if self.closing:
+                raise ServiceClosing("the batch service is stopping (idle)")
             start = time.perf_counter()
             scratch = Path(tempfile.mkdtemp(prefix="spark-warm-up-", dir=self.settings.run_dir))
             try:
@@ -177,7 +242,7 @@ class BatchService:
             }
 
 
-def _handler(service: BatchService) -> type[BaseHTTPRequestHandler]:
+def _handler(service: BatchService, port: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -192,16 +257,43 @@ def _handler(service: BatchService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _refused(self) -> str | None:
+            """Why a request from a browser (another site's page, DNS rebinding) is refused:
+            only local programs naming this port may use the service."""
+            host = self.headers.get("Host", "")
+            if host not in {f"127.0.0.1:{port}", f"localhost:{port}"}:
+                return f"Host {host!r} is not this service (127.0.0.1:{port})"
+            if self.headers.get("Origin") is not None:
+                return "requests from web pages (with an Origin header) are not served"
+            return None
+
+        def _error(self, status: int, message: str) -> None:
+            self.close_connection = True  # whatever is left of the request is not read
+            self._reply(status, {"error": message})
+
         def do_GET(self) -> None:
-            if self.path == "/health":
+            refused = self._refused()
+            if refused:
+                self._error(403, refused)
+            elif self.path == "/health":
                 self._reply(200, service.health())
             else:
                 self._reply(404, {"error": f"no {self.path}: GET /health, POST /runs"})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._reply(413, {"error": f"request body over {MAX_BODY} bytes"})
+            refused = self._refused()
+            if refused:
+                self._error(403, refused)
+                return
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                self._error(415, "send the body as Content-Type: application/json")
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY:
+                self._error(413, f"Content-Length must be 0 to {MAX_BODY} bytes")
                 return
             raw = self.rfile.read(length) if length else b""
             actions: dict[str, Callable[[Any], Any]] = {
@@ -215,17 +307,24 @@ def _handler(service: BatchService) -> type[BaseHTTPRequestHandler]:
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError as exc:
-                self._reply(400, {"error": f"the body is not JSON ({exc})"})
+                self._error(400, f"the body is not JSON ({exc})")
                 return
             try:
-                self._reply(200, action(body))
+                status, payload = 200, action(body)
             except RunRequestError as exc:
-                self._reply(400, {"error": str(exc)})
+                status, payload = 400, {"error": str(exc)}
+            except ServiceClosing as exc:
+                status, payload = 503, {"error": str(exc)}
             except BatchError as exc:
-                self._reply(422, {"error": str(exc), "type": type(exc).__name__})
+                status, payload = 422, {"error": str(exc), "type": type(exc).__name__}
             except Exception as exc:  # the caller gets the error; the service stays up
                 print(f"run failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-                self._reply(500, {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"})
+                status = 500
+                payload = {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
+            try:
+                self._reply(status, payload)
+            except OSError:  # the caller left (Ctrl-C): its run is done all the same
+                self.close_connection = True
 
     return Handler
 
@@ -234,10 +333,9 @@ def _stop_when_idle(server: ThreadingHTTPServer, service: BatchService, minutes:
     # The driver holds up to SPARK_DRIVER_MEMORY of a laptop's memory: give it back when
     # nobody has run anything for a while. The next `make batch` starts the service again.
     while True:
-        time.sleep(30)
-        idle = time.monotonic() - service.last_used
-        if idle > minutes * 60 and not service.lock.locked():
-            print(f"idle for {idle / 60:.0f} min: stopping", file=sys.stderr, flush=True)
+        time.sleep(min(30.0, minutes * 60))
+        if service.stop_if_idle(minutes):
+            print(f"no run for {minutes:g} min: stopping", file=sys.stderr, flush=True)
             server.shutdown()
             return
 
@@ -248,7 +346,7 @@ def serve(settings: Settings, port: int, idle_minutes: float) -> None:
     # Long-lived: the optimising JIT pays for itself from the second run on.
     spark = build_session(settings, "pinterest-batch-service", quick_jit=False)
     service = BatchService(settings, spark)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(service))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(service, port))
     if idle_minutes > 0:
         threading.Thread(
             target=_stop_when_idle, args=(server, service, idle_minutes), daemon=True

@@ -107,9 +107,9 @@ def run_demo(
     with _stage("up", seconds, settings):
         lifecycle.up(base, quiet=True)
         lifecycle.ensure_namespace(settings)
-    # The batch service starts and compiles the job's code on generated events while the
-    # demo seeds, replays and lands, so the batch stage runs warm (SPARK_SERVICE=0: not used).
-    warming = _warm_batch_service(settings) if spark is None else None
+    # The batch service's JVM starts while the demo seeds, replays and lands; once up it
+    # stays up, so the next demo's batch runs warm (SPARK_SERVICE=0: not used).
+    warming = _start_batch_service(settings) if spark is None else None
     with _stage("seed", seconds, settings):
         seeded = seed_load.load(settings, size)
         print(
@@ -174,11 +174,12 @@ def run_demo(
     return demo
 
 
-def _warm_batch_service(settings: Settings) -> threading.Thread | None:
-    """A thread that starts the warm batch service and has it warm up; None when disabled.
+def _start_batch_service(settings: Settings) -> threading.Thread | None:
+    """A thread that starts the warm batch service; None when it is disabled.
 
-    A failure only costs speed: the batch stage then starts the service itself or runs the
-    job in-process, so it is printed, not raised.
+    A failure only costs speed: the batch stage then runs the job in-process, so it is
+    printed, not raised. (No warm-up run: on a warm database seeding, replaying and landing
+    take less time than one, and the batch stage would wait for it.)
     """
     from spark import batch
 
@@ -187,9 +188,9 @@ def _warm_batch_service(settings: Settings) -> threading.Thread | None:
 
     def warm() -> None:
         try:
-            batch.warm_service(settings)
+            batch.ensure_service(settings, say=lambda _m: None)
         except Exception as exc:
-            print(f"    (the batch service did not warm up: {type(exc).__name__}: {exc})")
+            print(f"    (the batch service did not start: {type(exc).__name__}: {exc})")
 
     thread = threading.Thread(target=warm, name="warm-batch-service", daemon=True)
     thread.start()

@@ -123,7 +123,7 @@ def _docker_images(settings: Settings) -> None:
 
 def _print_logs(settings: Settings) -> None:
     from services.stack import docker_runtime
-    from services.stack.definitions import all_services
+    from services.stack.definitions import all_services, on_demand_services
 
     if docker_runtime.runtime(settings) == "docker":
         # The containers log to the engine; builds and installs still log here.
@@ -134,7 +134,7 @@ def _print_logs(settings: Settings) -> None:
         print(f"  install:      {settings.logs_dir / 'install.log'}")
         return
     print(f"logs folder: {settings.logs_dir}")
-    for svc in all_services(settings):
+    for svc in all_services(settings) + on_demand_services(settings):
         print(f"  {svc.name:<11} {svc.log(settings)}")
     print(f"  {'supervisord':<11} {settings.logs_dir / 'supervisord.log'}")
     print(f"  {'install':<11} {settings.logs_dir / 'install.log'}")

@@ -258,7 +258,15 @@ def spark_service(settings: Settings) -> Service:
         title="warm Spark driver for the batch job (Databricks cluster)",
         ports=(settings.spark_service_port,),
         endpoint=probes.spark_service_url(settings),
-        command=(venv_python(), "-m", "spark.service"),
+        command=(
+            venv_python(),
+            "-m",
+            "spark.service",
+            "--port",
+            str(settings.spark_service_port),
+            "--idle-minutes",
+            f"{settings.spark_service_idle_minutes:g}",
+        ),
         probe=probes.spark_service,
         # A JVM with every connector jar on its class path; 25 s seen on a cold disk.
         start_timeout=120,

@@ -225,13 +225,26 @@ def status(settings: Settings) -> list[ServiceStatus]:
     rows.extend(_connector_rows(settings))
     if running:
         for svc in on_demand_services(settings):
+            state = sup.state(svc.name)
+            idle = False
             try:
                 detail, ok = svc.probe(settings), True
-            except Exception:  # not started: the first job that needs it starts it
-                detail, ok = "not running; the first `make batch` starts it", False
+            except Exception as exc:
+                ok = False
+                # Never started, stopped, or exited by itself after its idle minutes: the
+                # first job that needs it starts it. Crashed or stuck: a failure like any.
+                info = sup.info(svc.name) if state == "EXITED" else {}
+                idle = state in ("STOPPED", "ABSENT") or (
+                    state == "EXITED" and info.get("exitstatus") == 0
+                )
+                detail = (
+                    "not running; the first `make batch` starts it"
+                    if idle
+                    else f"{state}: {exc}"[:120]
+                )
             rows.append(
                 ServiceStatus(
-                    svc.name, svc.endpoint, ok, detail, str(svc.log(settings)), on_demand=True
+                    svc.name, svc.endpoint, ok, detail, str(svc.log(settings)), on_demand=idle
                 )
             )
     return rows
@@ -260,5 +273,5 @@ def restart(settings: Settings, name: str) -> None:
     sup = Supervisor(settings)
     sup.ensure_running(services + on_demand_services(settings))  # picks up a changed config
     sup.stop(name)
-    svc = next(s for s in services if s.name == name)
+    svc = next(s for s in services + on_demand_services(settings) if s.name == name)
     _start_one(settings, sup, svc, lambda _m: None)

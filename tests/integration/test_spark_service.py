@@ -9,24 +9,30 @@ it was already running.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from pyspark.sql import SparkSession
 
 from bench.landed import json_line, upload_files, write_events
 from seed_data.generate import events
 from services.runner.child import ChildProcess, free_port
-from services.settings import TABLES, Settings
+from services.settings import PROJECT_ROOT, TABLES, Settings
 from services.stack import lifecycle
 from spark import batch
 from spark.questions import QUESTIONS
 from spark.service import WARM_UP_EVENTS, private_service
 from tests.support import spark_reference as ref
+from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
+__all__ = ["spark_session"]
 
 EVENTS = list(events(size=400, seed=31))
 KEYS = {"pin": "index", "geo": "ind", "user": "ind"}
@@ -112,10 +118,34 @@ def test_a_request_naming_another_bucket_is_refused_with_the_fix(
     assert ns.bucket in error and "someone-elses-bucket" in error
     assert "SPARK_SERVICE=0" in error
 
-    resp = requests.post(url, data=b"{not json", timeout=30)
+    as_json = {"Content-Type": "application/json"}
+    resp = requests.post(url, data=b"{not json", headers=as_json, timeout=30)
     assert resp.status_code == 400 and "not JSON" in resp.json()["error"]
     resp = requests.post(url, json={"bucket": ns.bucket}, timeout=30)
     assert resp.status_code == 400 and "user_id" in resp.json()["error"]
+    resp = requests.post(url, json={**body, "user_id": "Not_A-valid-id-"}, timeout=30)
+    assert resp.status_code == 400 and "PIPELINE_USER_ID" in resp.json()["error"]
+
+
+def test_requests_a_web_page_could_send_are_refused(
+    ns: Settings, service: tuple[Settings, ChildProcess]
+) -> None:
+    port = service[0].spark_service_port
+    url = f"http://127.0.0.1:{port}/runs"
+    body = b'{"user_id": "local"}'
+    # A form or fetch() without preflight: text/plain; a page's request carries Origin; a
+    # DNS-rebound name reaches the port under another Host.
+    plain = requests.post(url, data=body, headers={"Content-Type": "text/plain"}, timeout=30)
+    assert plain.status_code == 415
+    origin = requests.post(
+        url, json={"user_id": "local"}, headers={"Origin": "http://example.com"}, timeout=30
+    )
+    assert origin.status_code == 403 and "Origin" in origin.json()["error"]
+    rebound = requests.get(
+        f"http://127.0.0.1:{port}/health", headers={"Host": f"attacker.example:{port}"}, timeout=30
+    )
+    assert rebound.status_code == 403
+    assert batch.service_health(_on(ns, service)) is not None  # and a local caller is served
 
 
 def test_the_warm_up_runs_the_job_on_generated_events_and_leaves_no_files(
@@ -154,6 +184,34 @@ def test_make_batch_starts_the_supervised_service_on_demand_and_runs_on_it(
         assert batch.service_health(settings) is None
 
 
-def test_spark_service_0_runs_the_job_in_process(landed: Settings) -> None:
+def test_the_cli_runs_on_the_service_and_says_so(
+    landed: Settings, service: tuple[Settings, ChildProcess]
+) -> None:
+    env = {
+        **os.environ,
+        "PIPELINE_USER_ID": landed.pipeline_user_id,
+        "SPARK_SERVICE": "1",
+        "SPARK_SERVICE_PORT": str(service[0].spark_service_port),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "spark.batch", "--json", "--full"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ran on the warm batch service" in done.stderr
+    summary = batch.RunSummary.from_json(done.stdout)
+    assert summary.cleaned_rows == dict.fromkeys(TABLES, len(EVENTS))
+
+
+def test_spark_service_0_runs_the_job_in_process(
+    landed: Settings, spark_session: SparkSession
+) -> None:
     settings = landed.model_copy(update={"spark_service": False})
     assert batch.ensure_service(settings) is False
+    summary, where = batch.run_anywhere(settings, full=True)
+    assert where == "process"
+    assert summary.cleaned_rows == dict.fromkeys(TABLES, len(EVENTS))

@@ -244,3 +244,30 @@ def test_the_warm_up_events_are_in_the_sinks_layout(tmp_path: Path) -> None:
         lines = [ln for p in objects for ln in p.read_bytes().splitlines()]
         assert len(lines) == 2_500
         assert all(json.loads(ln) for ln in lines[:: WARM_UP_PER_OBJECT // 4])
+
+
+def test_the_service_stops_when_idle_only_with_nothing_running(tmp_path: Path) -> None:
+    from spark.service import BatchService, ServiceClosing
+
+    service = BatchService(_settings(tmp_path), spark=None)  # type: ignore[arg-type]
+    assert service.stop_if_idle(minutes=1) is False  # just used (started)
+    service.last_used -= 120
+    with service.lock:  # a run holds the driver
+        assert service.stop_if_idle(minutes=1) is False
+    assert service.closing is False
+    assert service.stop_if_idle(minutes=1) is True
+    # A request that was waiting for the lock is told to go elsewhere, not run.
+    with pytest.raises(ServiceClosing):
+        service.run(_run_request(service.settings))
+
+
+def test_the_fingerprint_follows_the_settings_a_run_depends_on(tmp_path: Path) -> None:
+    from spark.service import fingerprint
+
+    base = _settings(tmp_path)
+    same = fingerprint(base.model_copy(update={"pipeline_user_id": "someone-else"}))
+    assert same == fingerprint(base)  # the namespace is the request's, not the service's
+    other = fingerprint(base.model_copy(update={"spark_master": "spark://127.0.0.1:7077"}))
+    assert other["settings"] != fingerprint(base)["settings"]
+    assert other["code"] == fingerprint(base)["code"]
+    assert "pipeline-local-secret" not in str(fingerprint(base))
