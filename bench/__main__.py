@@ -225,11 +225,34 @@ def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
 @section("demo", "warm `make demo` (stack up, database seeded), end to end")
 def demo(settings: Settings, quick: bool) -> dict[str, Any]:
     from seed_data.load import load
-    from services.stack import bootstrap
 
     # Warm: the stack is up (make bench depends on make up) and the database is loaded, so
-    # the figure is what a user sees on a second `make demo`.
+    # the figure is what a user sees on a second `make demo`. The first run starts the warm
+    # batch service (spark/service.py) if it was not running; the second is the figure. A
+    # service the bench started is stopped again (the stack is left as found).
+    from services.stack import lifecycle
+    from spark.batch import service_health
+
+    was_running = service_health(settings) is not None
     load(settings)
+    try:
+        first = _demo_once(settings)
+        second = _demo_once(settings)
+    finally:
+        if not was_running:
+            lifecycle.stop_on_demand(settings, "spark-batch")
+    return {
+        "warm_make_demo_s": second["seconds"],
+        "stages_s": second["stages"],
+        "first_make_demo_s": first["seconds"],
+        "first_stages_s": first["stages"],
+        "batch_service_was_running": was_running,
+    }
+
+
+def _demo_once(settings: Settings) -> dict[str, Any]:
+    from services.stack import bootstrap
+
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     cmd = [sys.executable, "-m", "services.demo"]
     t0 = time.monotonic()
@@ -246,7 +269,7 @@ def demo(settings: Settings, quick: bool) -> dict[str, Any]:
         m[1]: float(m[2])
         for m in re.finditer(r"│ (up|seed|replay|land|batch|report)\s*│\s*([\d.]+) │", out.stdout)
     }
-    return {"warm_make_demo_s": seconds, "stages_s": stages}
+    return {"seconds": seconds, "stages": stages}
 
 
 @section("airflow", "Airflow venv cold install; one `airflow dags test` beside `make batch`")
@@ -283,6 +306,13 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, Any, str, bool | None]]
     add("warm make up (s)", get(results, "up", "warm_make_up_s"), "<= 30", lambda v: v <= 30)
     add(
         "warm make demo (s)", get(results, "demo", "warm_make_demo_s"), "<= 120", lambda v: v <= 120
+    )
+    # Issue 18: the default-size batch inside `make demo` (its batch stage, a second demo).
+    add(
+        "batch stage of a warm make demo (s)",
+        get(results, "demo", "stages_s", "batch"),
+        "<= 15",
+        _le(15),
     )
     add(
         "idle stack RSS (MiB)",
