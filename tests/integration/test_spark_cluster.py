@@ -8,10 +8,7 @@ exactly as a user would, and its summary must equal the local-mode run's.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +17,10 @@ from pyspark.sql import SparkSession
 
 from bench.landed import upload, write_events
 from seed_data.generate import events
-from services.settings import PROJECT_ROOT, TABLES, Settings
+from services.settings import TABLES, Settings
 from spark import batch
 from spark.cluster import StandaloneCluster, _master_state, standalone_cluster
+from tests.support.batch_cli import run_full_batch
 from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
@@ -64,20 +62,13 @@ def test_same_outputs_on_a_standalone_cluster(
     local = batch.run(landed_ns)
     assert local.master.startswith("local")
 
-    env = {
-        **os.environ,
-        "PIPELINE_USER_ID": landed_ns.pipeline_user_id,
-        "S3_ENDPOINT": landed_ns.s3_endpoint,
-        "SPARK_MASTER": cluster.master_url,
-    }
-    done = subprocess.run(
-        # A full rebuild: the local run before it left nothing new for an incremental one.
-        [sys.executable, "-m", "spark.batch", "--json", "--full"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # A full rebuild: the local run before it left nothing new for an incremental one.
+    done = run_full_batch(
+        {
+            "PIPELINE_USER_ID": landed_ns.pipeline_user_id,
+            "S3_ENDPOINT": landed_ns.s3_endpoint,
+            "SPARK_MASTER": cluster.master_url,
+        }
     )
     assert done.returncode == 0, done.stderr[-3000:]
     remote = batch.RunSummary.from_json(done.stdout)

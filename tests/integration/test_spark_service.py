@@ -9,9 +9,6 @@ it was already running.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +20,13 @@ from pyspark.sql import SparkSession
 from bench.landed import json_line, upload_files, write_events
 from seed_data.generate import events
 from services.runner.child import ChildProcess, free_port
-from services.settings import PROJECT_ROOT, TABLES, Settings
+from services.settings import TABLES, Settings
 from services.stack import lifecycle
 from spark import batch
 from spark.questions import QUESTIONS
 from spark.service import WARM_UP_EVENTS, private_service
 from tests.support import spark_reference as ref
+from tests.support.batch_cli import run_full_batch
 from tests.support.spark_session import spark_session
 
 pytestmark = pytest.mark.integration
@@ -187,19 +185,12 @@ def test_make_batch_starts_the_supervised_service_on_demand_and_runs_on_it(
 def test_the_cli_runs_on_the_service_and_says_so(
     landed: Settings, service: tuple[Settings, ChildProcess]
 ) -> None:
-    env = {
-        **os.environ,
-        "PIPELINE_USER_ID": landed.pipeline_user_id,
-        "SPARK_SERVICE": "1",
-        "SPARK_SERVICE_PORT": str(service[0].spark_service_port),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "spark.batch", "--json", "--full"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_full_batch(
+        {
+            "PIPELINE_USER_ID": landed.pipeline_user_id,
+            "SPARK_SERVICE": "1",
+            "SPARK_SERVICE_PORT": str(service[0].spark_service_port),
+        }
     )
     assert done.returncode == 0, done.stderr
     assert "ran on the warm batch service" in done.stderr
