@@ -237,7 +237,7 @@ def ensure_service(settings: Settings, say: Callable[[str], None] | None = None)
         print(
             f"note: the batch service on port {settings.spark_service_port} runs with other "
             "settings or code than this command (SPARK_MASTER, SPARK_DRIVER_MEMORY, the S3 "
-            "endpoint or keys); running the job in this process. `make down` stops it.",
+            "endpoint or access key); running the job in this process. `make down` stops it.",
             file=sys.stderr,
         )
         return False

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bench.landed import LayoutWriter, json_line
 from services.settings import Settings, SettingsError, load_settings
@@ -271,3 +272,6 @@ def test_the_fingerprint_follows_the_settings_a_run_depends_on(tmp_path: Path) -
     assert other["settings"] != fingerprint(base)["settings"]
     assert other["code"] == fingerprint(base)["code"]
     assert "pipeline-local-secret" not in str(fingerprint(base))
+    # Nor a hash of it: /health shows the fingerprint to anyone on the machine.
+    resecret = base.model_copy(update={"s3_secret_key": SecretStr("another-secret")})
+    assert fingerprint(resecret) == fingerprint(base)
