@@ -222,32 +222,65 @@ def streaming(settings: Settings, quick: bool) -> dict[str, Any]:
         streaming_bench.drop_namespace(ns)
 
 
-@section("demo", "warm `make demo` (stack up, database seeded), end to end")
+@section("demo", "`make demo` on a running stack (database seeded), end to end")
 def demo(settings: Settings, quick: bool) -> dict[str, Any]:
     from seed_data.load import load
-
-    # Warm: the stack is up (make bench depends on make up) and the database is loaded, so
-    # the figure is what a user sees on a second `make demo`. The first run starts the warm
-    # batch service (spark/service.py) if it was not running; the second is the figure. A
-    # service the bench started is stopped again (the stack is left as found).
     from services.stack import lifecycle
     from spark.batch import service_health
 
+    # The stack is up (make bench depends on make up) and the database is loaded. The warm
+    # batch service (spark/service.py) is restarted as `make up` starts it, so each case
+    # begins from a fresh driver: a demo at once (its batch stage cuts the service's
+    # warm-up short), a demo once the warm-up is done (a user's first demo after
+    # `make up`), and the next demo. A service the bench started is stopped again.
     was_running = service_health(settings) is not None
     load(settings)
+    figures: dict[str, Any] = {"batch_service_was_running": was_running}
     try:
+        if settings.spark_service:
+            _restart_batch_service(settings)
+            at_once = _demo_once(settings)
+            figures["at_once_make_demo_s"] = at_once["seconds"]
+            figures["at_once_stages_s"] = at_once["stages"]
+            _restart_batch_service(settings)
+            figures["service_warm_up_s"] = _until_warmed(settings)
         first = _demo_once(settings)
         second = _demo_once(settings)
     finally:
         if not was_running:
             lifecycle.stop_on_demand(settings, "spark-batch")
     return {
-        "warm_make_demo_s": second["seconds"],
-        "stages_s": second["stages"],
+        **figures,
         "first_make_demo_s": first["seconds"],
         "first_stages_s": first["stages"],
-        "batch_service_was_running": was_running,
+        "warm_make_demo_s": second["seconds"],
+        "stages_s": second["stages"],
     }
+
+
+def _restart_batch_service(settings: Settings) -> None:
+    from services.stack import lifecycle
+
+    lifecycle.stop_on_demand(settings, "spark-batch")
+    if not lifecycle.start_on_demand(settings, "spark-batch", say=lambda _m: None):
+        raise RuntimeError("the batch service needs the native stack (`make up`)")
+
+
+def _until_warmed(settings: Settings) -> float:
+    """Seconds until the service's own warm-up (`--warm-up`) is done."""
+    from services.runner.wait import NotReady, wait_until
+    from spark.batch import service_health
+
+    t0 = time.monotonic()
+
+    def warmed() -> bool:
+        health = service_health(settings) or {}
+        if not health.get("warmed"):
+            raise NotReady(f"warming: {health}")
+        return True
+
+    wait_until(warmed, timeout=300, what="the batch service's warm-up", retry_on=(NotReady,))
+    return round(time.monotonic() - t0, 1)
 
 
 def _demo_once(settings: Settings) -> dict[str, Any]:
@@ -307,12 +340,29 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, Any, str, bool | None]]
     add(
         "warm make demo (s)", get(results, "demo", "warm_make_demo_s"), "<= 120", lambda v: v <= 120
     )
-    # Issue 18: the default-size batch inside `make demo` (its batch stage, a second demo).
+    # Issue 18: the default-size batch inside `make demo` (its batch stage): a user's first
+    # demo after `make up` (the service's warm-up done) and the next one. A demo at once
+    # after the service starts is shown beside them, without a target: it interrupts the
+    # warm-up, so its batch runs on a driver not yet compiled.
     add(
-        "batch stage of a warm make demo (s)",
+        "batch stage of the first make demo after make up (s)",
+        get(results, "demo", "first_stages_s", "batch"),
+        "<= 15",
+        _le(15),
+    )
+    add(
+        "batch stage of the next make demo (s)",
         get(results, "demo", "stages_s", "batch"),
         "<= 15",
         _le(15),
+    )
+    rows.append(
+        (
+            "batch stage of make demo at once after the service starts (s)",
+            get(results, "demo", "at_once_stages_s", "batch"),
+            "(none: warm-up cut short)",
+            None,
+        )
     )
     add(
         "idle stack RSS (MiB)",
@@ -436,7 +486,16 @@ def readme_paragraph(document: dict[str, Any]) -> str:
             + (f", {_n(cold)} s from stopped" if cold is not None else "")
         )
     if g(results, "demo", "warm_make_demo_s") is not None:
-        parts.append(f"warm `make demo` {_n(g(results, 'demo', 'warm_make_demo_s'))} s end to end")
+        text = f"warm `make demo` {_n(g(results, 'demo', 'warm_make_demo_s'))} s end to end"
+        first = g(results, "demo", "first_stages_s", "batch")
+        if first is not None:
+            text += (
+                f" (its batch stage {_n(first, 1)} s in the first demo after `make up`, "
+                f"{_n(g(results, 'demo', 'stages_s', 'batch'), 1)} s in the next, "
+                f"{_n(g(results, 'demo', 'at_once_stages_s', 'batch'), 1)} s in a demo run "
+                "while the batch service was still warming up)"
+            )
+        parts.append(text)
     if g(results, "seed", "seconds") is not None:
         durability = g(results, "seed", "innodb", "innodb_flush_log_at_trx_commit")
         parts.append(

@@ -239,8 +239,8 @@ class Settings(BaseSettings):
     spark_master_ui_port: int = 8090
     spark_worker_ui_port: int = 8091
     # The warm batch service (spark/service.py): `make batch` and `make demo` run the job in
-    # its long-lived driver (compiled code from the second run on); SPARK_SERVICE=0 runs the
-    # job in the caller's own process. It exits after this many minutes without a run.
+    # its long-lived driver, which `make up` starts and which warms itself up; SPARK_SERVICE=0
+    # runs the job in the caller's own process. It exits after this many minutes without a run.
     spark_service: bool = True
     spark_service_port: int = Field(default=8094, ge=1, le=65535)
     spark_service_idle_minutes: float = Field(default=60.0, ge=0)

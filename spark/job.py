@@ -136,7 +136,7 @@ def table_paths(source: str, target: str, topics: Mapping[str, str]) -> dict[str
     }
 
 
-class _Files:
+class Files:
     """Existence checks and deletes through Hadoop's FileSystem: s3a://, file:, dbfs: alike."""
 
     def __init__(self, spark: SparkSession) -> None:
@@ -154,6 +154,11 @@ class _Files:
     def delete(self, path: str) -> None:
         fs, p = self._fs(path)
         fs.delete(p, True)
+
+    def copy_from_local(self, local: str, path: str) -> None:
+        """A local folder (a file:// URL) copied to `path`, recursively."""
+        fs, p = self._fs(path)
+        fs.copyFromLocalFile(False, True, self._jvm.org.apache.hadoop.fs.Path(local), p)
 
     def request_counts(self, root: str) -> dict[str, int]:
         """The store's request counters so far (S3A keeps them per file-system instance)."""
@@ -271,7 +276,7 @@ def _run(
     clock = _Clock()
     clock.seconds["startup"] = round(startup_seconds, 3)
     paths = table_paths(source, target, topics)
-    files = _Files(spark)
+    files = Files(spark)
     requests_before = files.request_counts(source)
     full = full or not all(files.exists(p.checkpoint) for p in paths.values())
     summary = RunSummary(

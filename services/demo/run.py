@@ -8,7 +8,6 @@ start empty, so a second run never mixes with the first, and earlier runs stay r
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -105,11 +104,10 @@ def run_demo(
     size = size or generate.DEFAULT_SIZE
 
     with _stage("up", seconds, settings):
+        # Starts the warm batch service too (SPARK_SERVICE=0: not used), which warms itself
+        # up while the demo seeds, replays and lands; the batch stage interrupts that.
         lifecycle.up(base, quiet=True)
         lifecycle.ensure_namespace(settings)
-    # The batch service's JVM starts while the demo seeds, replays and lands; once up it
-    # stays up, so the next demo's batch runs warm (SPARK_SERVICE=0: not used).
-    warming = _start_batch_service(settings) if spark is None else None
     with _stage("seed", seconds, settings):
         seeded = seed_load.load(settings, size)
         print(
@@ -141,8 +139,6 @@ def run_demo(
             name, _config = connectors.local_connector_config(settings)
             connectors.unregister(settings, name)
     with _stage("batch", seconds, settings):
-        if warming is not None:
-            warming.join()
         if spark is not None:
             result = batch.run(settings, spark)
         else:
@@ -172,29 +168,6 @@ def run_demo(
             settings, demo, report_dir or PROJECT_ROOT / "build" / "demo"
         )
     return demo
-
-
-def _start_batch_service(settings: Settings) -> threading.Thread | None:
-    """A thread that starts the warm batch service; None when it is disabled.
-
-    A failure only costs speed: the batch stage then runs the job in-process, so it is
-    printed, not raised. (No warm-up run: on a warm database seeding, replaying and landing
-    take less time than one, and the batch stage would wait for it.)
-    """
-    from spark import batch
-
-    if not settings.spark_service:
-        return None
-
-    def warm() -> None:
-        try:
-            batch.ensure_service(settings, say=lambda _m: None)
-        except Exception as exc:
-            print(f"    (the batch service did not start: {type(exc).__name__}: {exc})")
-
-    thread = threading.Thread(target=warm, name="warm-batch-service", daemon=True)
-    thread.start()
-    return thread
 
 
 @contextmanager

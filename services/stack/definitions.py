@@ -266,6 +266,7 @@ def spark_service(settings: Settings) -> Service:
             str(settings.spark_service_port),
             "--idle-minutes",
             f"{settings.spark_service_idle_minutes:g}",
+            "--warm-up",
         ),
         probe=probes.spark_service,
         # A JVM with every connector jar on its class path; 25 s seen on a cold disk.
@@ -276,8 +277,9 @@ def spark_service(settings: Settings) -> Service:
 
 
 def on_demand_services(settings: Settings) -> list[Service]:
-    """Programs `make up` does not start: the first job that needs one starts it
-    (`lifecycle.start_on_demand`), `make down` stops it with the rest."""
+    """Optional programs: `make up` starts them last without failing when they do, they
+    may exit when idle, and the first job that needs one starts it again
+    (`lifecycle.start_on_demand`); `make down` stops them with the rest."""
     return [spark_service(settings)]
 
 

@@ -33,11 +33,14 @@ def up(settings: Settings, *, quiet: bool = False) -> None:
         say("PIPELINE_TARGET=aws: the local stack is not started (try `make check-aws`)")
         return
     started = time.monotonic()
-    if docker_runtime.runtime(settings) == "docker":
+    docker = docker_runtime.runtime(settings) == "docker"
+    if docker:
         docker_runtime.up(settings)
     else:
         _native_up(settings, say)
     ensure_namespace(settings)
+    if not docker and settings.spark_service:
+        _start_batch_service(settings, say)
     # Not an "ok" line: that prefix is a service's verdict (tests read it).
     say(f"  connector   {_connector_line(settings)}")
     say(
@@ -152,6 +155,16 @@ def _connector_line(settings: Settings) -> str:
     return f"{name} {state.connector} (lands {settings.pipeline_user_id}.* into {settings.bucket})"
 
 
+def _start_batch_service(settings: Settings, say: Say) -> None:
+    """The warm batch service, last: it warms itself up in the background (`--warm-up`), so
+    the first `make batch` or `make demo` finds compiled code. Optional: a failure is said,
+    not raised, because every job can run in its own process instead."""
+    try:
+        start_on_demand(settings, "spark-batch", say)
+    except ServiceFailed as exc:
+        say(f"  !!  {exc}\n      batch jobs run in their own process until it starts")
+
+
 def start_on_demand(settings: Settings, name: str, say: Say | None = None) -> bool:
     """Start one of `on_demand_services` behind its probe (a no-op when it is healthy).
 
@@ -238,7 +251,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
                     state == "EXITED" and info.get("exitstatus") == 0
                 )
                 detail = (
-                    "not running; the first `make batch` starts it"
+                    "not running; `make up` or the first `make batch` starts it"
                     if idle
                     else f"{state}: {exc}"[:120]
                 )

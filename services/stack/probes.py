@@ -139,8 +139,16 @@ def spark_service(settings: Settings) -> str:
     health = _http_json(spark_service_url(settings) + "/health")
     if not isinstance(health, dict) or health.get("status") != "ready":
         raise ProbeError(f"batch service: not ready ({health})")
-    busy = ", running a job" if health.get("busy") else ""
-    return f"{health.get('runs', 0)} runs{busy}"
+    doing = (
+        ", warming up"
+        if health.get("warming")
+        else ", running a job"
+        if health.get("busy")
+        else ", warm"
+        if health.get("warmed") or health.get("runs")
+        else ""
+    )
+    return f"{health.get('runs', 0)} runs{doing}"
 
 
 def kinesis_streams(settings: Settings) -> int:

@@ -19,7 +19,9 @@ from pyspark.sql import SparkSession
 
 from bench.landed import json_line, upload_files, write_events
 from seed_data.generate import events
+from services.clients import clients_for
 from services.runner.child import ChildProcess, free_port
+from services.runner.wait import NotReady, wait_until
 from services.settings import TABLES, Settings
 from services.stack import lifecycle
 from spark import batch
@@ -158,6 +160,72 @@ def test_the_warm_up_runs_the_job_on_generated_events_and_leaves_no_files(
     assert resp.json()["cleaned_rows"] == dict.fromkeys(TABLES, WARM_UP_EVENTS)
     assert batch.service_health(settings)["warmed"] is True  # type: ignore[index]
     assert set(settings.run_dir.glob("spark-warm-up-*")) == before
+    # It ran on the S3 store, in a bucket of its own that is gone again.
+    assert _warm_up_bucket(settings) not in _buckets(settings)
+
+
+def _warm_up_bucket(service: Settings) -> str:
+    port = service.spark_service_port
+    return service.model_copy(update={"pipeline_user_id": f"spark-warm-up-{port}"}).bucket
+
+
+def _buckets(settings: Settings) -> set[str]:
+    return {b.name for b in clients_for(settings).s3().list_buckets()}
+
+
+def _until_warming(settings: Settings) -> None:
+    def warming() -> bool:
+        health = batch.service_health(settings) or {}
+        if not health.get("warming"):
+            raise NotReady(f"not warming: {health}")
+        return True
+
+    wait_until(warming, timeout=60, what="the batch service's warm-up to start")
+
+
+def test_a_run_request_interrupts_the_services_own_warm_up_which_cleans_up(
+    landed: Settings,
+) -> None:
+    port = free_port()
+    child = private_service(landed, port, name="test-spark-warm-up", warm_up=True)
+    child.start()
+    try:
+        settings = landed.model_copy(update={"spark_service_port": port})
+        _until_warming(settings)
+        first = batch.run_on_service(settings, full=True)
+        assert first.cleaned_rows == dict.fromkeys(TABLES, len(EVENTS))
+        expected = _expected()
+        for name in QUESTIONS:
+            assert [tuple(r.values()) for r in first.answer(name)] == expected[name], name
+        health = batch.service_health(settings)
+        assert health is not None and health["warming"] is False and health["warmed"] is False
+        assert "warm-up stopped (a run request came)" in child.log.read_text()
+        assert _warm_up_bucket(settings) not in _buckets(settings)
+    finally:
+        child.stop()
+    assert _warm_up_bucket(settings) not in _buckets(settings)
+
+
+def test_make_up_starts_the_batch_service_which_warms_itself_up(stack: Settings) -> None:
+    settings = stack.model_copy(update={"spark_service": True})
+    was_running = batch.service_health(settings) is not None
+    try:
+        lifecycle.up(settings, quiet=True)
+        health = batch.service_health(settings)
+        assert health is not None
+        from services.stack.supervisor import Supervisor
+
+        assert Supervisor(settings).state("spark-batch") == "RUNNING"
+        if not was_running:
+            assert health["runs"] == 0
+            _until_warming(settings)
+    finally:
+        if not was_running:
+            lifecycle.stop_on_demand(settings, "spark-batch")
+    if not was_running:
+        assert batch.service_health(settings) is None
+        # Stopped mid-warm-up: the service removed its scratch bucket on the way out.
+        assert _warm_up_bucket(settings) not in _buckets(settings)
 
 
 def test_make_batch_starts_the_supervised_service_on_demand_and_runs_on_it(

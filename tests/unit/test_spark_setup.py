@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pydantic import SecretStr
@@ -275,3 +277,75 @@ def test_the_fingerprint_follows_the_settings_a_run_depends_on(tmp_path: Path) -
     # Nor a hash of it: /health shows the fingerprint to anyone on the machine.
     resecret = base.model_copy(update={"s3_secret_key": SecretStr("another-secret")})
     assert fingerprint(resecret) == fingerprint(base)
+
+
+class _FakeContext:
+    """Records cancelAllJobs; the warm pass below ends when it is called."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.cancels = 0
+
+    def cancelAllJobs(self) -> None:  # PySpark's name
+        self.cancels += 1
+        self.cancelled.set()
+
+
+def test_a_run_request_interrupts_the_background_warm_up_and_is_never_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spark import batch
+    from spark.service import BatchService
+
+    context = _FakeContext()
+    service = BatchService(_settings(tmp_path), spark=SimpleNamespace(sparkContext=context))  # type: ignore[arg-type]
+    passes: list[str] = []
+    in_pass = threading.Event()
+
+    def warm_pass(events: int) -> tuple[float, object]:
+        passes.append("started")
+        in_pass.set()
+        if not context.cancelled.wait(timeout=30):
+            raise AssertionError("the request never cancelled the warm-up")
+        raise RuntimeError("Job cancelled")  # what a cancelled Spark job raises
+
+    cancels_during_run: list[int] = []
+
+    def run(settings: Settings, spark: object, full: bool) -> str:
+        assert service.warming is False  # the warm-up unwound before the run got the driver
+        cancels_during_run.append(context.cancels)
+        return "summary"
+
+    monkeypatch.setattr(service, "_warm_pass", warm_pass)
+    monkeypatch.setattr(batch, "run", run)
+    warm = threading.Thread(target=service.warm_up_in_background, kwargs={"passes": 3})
+    warm.start()
+    assert in_pass.wait(timeout=30)
+    assert service.run(_run_request(service.settings)) == "summary"
+    warm.join(timeout=30)
+    assert not warm.is_alive()
+    assert passes == ["started"]  # interrupted: no second pass after the request
+    assert context.cancels >= 1 and service.warmed is False
+    assert service.runs == 1 and not service.lock.locked()
+    # Once the run started, nothing cancelled its jobs.
+    assert context.cancels == cancels_during_run[0]
+
+
+def test_the_background_warm_up_does_not_start_while_a_run_holds_the_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spark.service import BatchService
+
+    service = BatchService(_settings(tmp_path), spark=None)  # type: ignore[arg-type]
+    calls: list[int] = []
+
+    def warm_pass(events: int) -> tuple[float, None]:
+        calls.append(events)
+        return 0.0, None
+
+    monkeypatch.setattr(service, "_warm_pass", warm_pass)
+    with service.lock:
+        service.warm_up_in_background(passes=2)
+    assert calls == [] and service.warmed is False
+    service.warm_up_in_background(passes=2, events=10)
+    assert calls == [10, 10] and service.warmed is True and service.warm_up_passes == 2
