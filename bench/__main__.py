@@ -154,6 +154,9 @@ def up_warm(settings: Settings, quick: bool) -> dict[str, Any]:
 def idle_memory(settings: Settings, quick: bool) -> dict[str, Any]:
     from services.stack.memory import stack_rss
 
+    # Idle: the batch service `make up` starts has finished its warm-up (and given its heap
+    # back); a service that is not running is left so.
+    _until_idle(settings)
     rss = stack_rss(settings)
     return {
         "idle_stack_rss_mib": round(sum(rss.values()) / 2**20),
@@ -264,6 +267,20 @@ def _restart_batch_service(settings: Settings) -> None:
     lifecycle.stop_on_demand(settings, "spark-batch")
     if not lifecycle.start_on_demand(settings, "spark-batch", say=lambda _m: None):
         raise RuntimeError("the batch service needs the native stack (`make up`)")
+
+
+def _until_idle(settings: Settings) -> None:
+    """Until the batch service, if it runs, neither warms up nor runs a job."""
+    from services.runner.wait import NotReady, wait_until
+    from spark.batch import service_health
+
+    def idle() -> bool:
+        health = service_health(settings)
+        if health is not None and (health.get("warming") or health.get("busy")):
+            raise NotReady(f"busy: {health}")
+        return True
+
+    wait_until(idle, timeout=300, what="the batch service to be idle", retry_on=(NotReady,))
 
 
 def _until_warmed(settings: Settings) -> float:

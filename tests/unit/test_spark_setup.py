@@ -124,6 +124,13 @@ def test_session_conf_is_quiet_small_and_from_settings(
     assert all(str(p) in classpath for p in own)
     assert conf["spark.executor.extraClassPath"] == conf["spark.driver.extraClassPath"]
     assert "log4j2.configurationFile" in conf["spark.driver.extraJavaOptions"]
+    # A job's JVM: the parallel collector; the long-lived service's: G1, which gives memory
+    # back (spark/service.py trims after each run).
+    assert "-XX:+UseParallelGC" in conf["spark.driver.extraJavaOptions"]
+    service = session_conf(settings, quick_jit=False, idle_uncommit=True)
+    opts = service["spark.driver.extraJavaOptions"].split()
+    assert "-XX:+UseG1GC" in opts and "-XX:+UseParallelGC" not in opts
+    assert "-XX:MaxHeapFreeRatio=30" in opts and "-XX:TieredStopAtLevel=1" not in opts
 
 
 def test_delta_only_when_its_jars_are_on_the_class_path(tmp_path: Path) -> None:
@@ -291,6 +298,16 @@ class _FakeContext:
         self.cancelled.set()
 
 
+def _fake_spark(context: _FakeContext | None = None) -> SimpleNamespace:
+    """sparkContext and the JVM's System.gc (counted in `collections`)."""
+    collections: list[int] = []
+    system = SimpleNamespace(gc=lambda: collections.append(1))
+    jvm = SimpleNamespace(java=SimpleNamespace(lang=SimpleNamespace(System=system)))
+    return SimpleNamespace(
+        sparkContext=context or _FakeContext(), _jvm=jvm, collections=collections
+    )
+
+
 def test_a_run_request_interrupts_the_background_warm_up_and_is_never_cancelled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,7 +315,7 @@ def test_a_run_request_interrupts_the_background_warm_up_and_is_never_cancelled(
     from spark.service import BatchService
 
     context = _FakeContext()
-    service = BatchService(_settings(tmp_path), spark=SimpleNamespace(sparkContext=context))  # type: ignore[arg-type]
+    service = BatchService(_settings(tmp_path), spark=_fake_spark(context))  # type: ignore[arg-type]
     passes: list[str] = []
     in_pass = threading.Event()
 
@@ -336,7 +353,8 @@ def test_the_background_warm_up_does_not_start_while_a_run_holds_the_driver(
 ) -> None:
     from spark.service import BatchService
 
-    service = BatchService(_settings(tmp_path), spark=None)  # type: ignore[arg-type]
+    spark = _fake_spark()
+    service = BatchService(_settings(tmp_path), spark=spark)  # type: ignore[arg-type]
     calls: list[int] = []
 
     def warm_pass(events: int) -> tuple[float, None]:
@@ -347,5 +365,14 @@ def test_the_background_warm_up_does_not_start_while_a_run_holds_the_driver(
     with service.lock:
         service.warm_up_in_background(passes=2)
     assert calls == [] and service.warmed is False
+    assert spark.collections == []
     service.warm_up_in_background(passes=2, events=10)
     assert calls == [10, 10] and service.warmed is True and service.warm_up_passes == 2
+    # Then the heap goes back (one explicit collection), and not while a request waits.
+    assert spark.collections == [1]
+    service.waiting = 1
+    service.trim()
+    assert spark.collections == [1]
+    service.waiting = 0
+    service.trim()
+    assert spark.collections == [1, 1] and not service.lock.locked()
