@@ -260,25 +260,6 @@ class BatchService:
             if self.warming:
                 self.spark.sparkContext.cancelAllJobs()
 
-    def trim(self) -> None:
-        """Give the heap back after a run or warm-up, unless a request waits: an explicit
-        collection makes G1 shrink the heap to what is live plus its free margin
-        (`spark.session`, `idle_uncommit`). A few tenths of a second."""
-        if not self.lock.acquire(blocking=False):
-            return
-        try:
-            self._collect()
-        finally:
-            self.lock.release()
-
-    def _collect(self) -> None:
-        """The explicit collection; the caller holds the driver."""
-        with self._state:
-            if self.waiting or self.closing:
-                return
-        jvm: Any = self.spark._jvm
-        jvm.java.lang.System.gc()
-
     def start_warm_up(self) -> None:
         self.warm_up_thread = threading.Thread(
             target=self.warm_up_in_background, name="warm-up", daemon=True
@@ -314,11 +295,7 @@ class BatchService:
                 seconds, _summary = self._warm_pass(events)
                 self.warm_up_passes = number
                 print(f"warm-up pass {number}: {seconds:.1f} s", flush=True)
-                if number == passes:
-                    self.warmed = True
-                    # Still "warming" in /health until the heap went back: the stack is
-                    # idle only then (the benchmark's memory figure waits for it).
-                    self._collect()
+                self.warmed = number == passes
             except Exception as exc:  # cancelled by a request, or a real failure: say which
                 with self._state:
                     asked, closing = self.waiting > 0, self.closing
@@ -480,7 +457,6 @@ def _handler(service: BatchService, port: int) -> type[BaseHTTPRequestHandler]:
                 self._reply(status, payload)
             except OSError:  # the caller left (Ctrl-C): its run is done all the same
                 self.close_connection = True
-            service.trim()  # after the reply: the caller does not wait for it
 
     return Handler
 
@@ -504,7 +480,7 @@ def serve(settings: Settings, port: int, idle_minutes: float, warm_up: bool = Fa
         settings,
         "pinterest-batch-service",
         quick_jit=False,
-        idle_uncommit=True,
+        long_lived=True,
     )
     service = BatchService(settings.model_copy(update={"spark_service_port": port}), spark)
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(service, port))

@@ -6,6 +6,7 @@ each in dependency order and each behind a real readiness probe with a deadline.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import time
 from collections.abc import Callable
@@ -159,10 +160,18 @@ def _start_batch_service(settings: Settings, say: Say) -> None:
     """The warm batch service, last: it warms itself up in the background (`--warm-up`), so
     the first `make batch` or `make demo` finds compiled code. Optional: a failure is said,
     not raised, because every job can run in its own process instead."""
+    if importlib.util.find_spec("pyspark") is None:
+        # `make up` alone installs no Spark; `make batch` and `make demo` do, and start it.
+        say("  --  spark-batch not started: Spark is not installed yet (`make batch` installs it)")
+        return
+    from spark import jars
+
     try:
+        # Fetched here, not inside the service's start-up deadline (the first time only).
+        jars.ensure_jars(settings, jars.S3A + jars.KAFKA + jars.DELTA)
         start_on_demand(settings, "spark-batch", say)
-    except ServiceFailed as exc:
-        say(f"  !!  {exc}\n      batch jobs run in their own process until it starts")
+    except (ServiceFailed, jars.JarResolutionError) as exc:
+        say(f"  !!  spark-batch: {exc}\n      batch jobs run in their own process until it starts")
 
 
 def start_on_demand(settings: Settings, name: str, say: Say | None = None) -> bool:
@@ -251,9 +260,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
                     state == "EXITED" and info.get("exitstatus") == 0
                 )
                 detail = (
-                    "not running; `make up` or the first `make batch` starts it"
-                    if idle
-                    else f"{state}: {exc}"[:120]
+                    f"{state}: {exc}"[:120]
+                    if not idle
+                    else "not started: SPARK_SERVICE=0"
+                    if not settings.spark_service
+                    else "not running; `make up` or the first `make batch` starts it"
                 )
             rows.append(
                 ServiceStatus(

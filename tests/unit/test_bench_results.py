@@ -100,3 +100,31 @@ def test_the_readme_paragraph_quotes_only_traced_figures() -> None:
 def test_the_readme_paragraph_refuses_a_file_without_provenance() -> None:
     with pytest.raises(ValueError, match="make bench"):
         bench.readme_paragraph({"up": {"warm_make_up_s": 0.7}, "date": "2026-11-30"})
+
+
+def test_the_batch_targets_judge_the_warm_service_and_show_the_fresh_process_for_reference() -> (
+    None
+):
+    run = {
+        "events": 1_000_000,
+        "service_seconds": 36.0,
+        "service_stages": {"read": 10.0},
+        "service_over_duckdb": 3.2,
+        "service_incremental_seconds": 21.0,
+        "spark_seconds": 58.0,
+        "spark_stages": {"read": 16.0},
+        "spark_over_duckdb": 5.2,
+        "incremental_seconds": 39.0,
+    }
+    demo = {"first_stages_s": {"batch": 9.3}, "stages_s": {"batch": 16.0}}
+    rows = {
+        name: (value, target, met)
+        for name, value, target, met in bench._targets({"spark": {"runs": [run]}, "demo": demo})
+    }
+    assert rows["Spark job at 1,000,000 events (warm service, s)"] == (36.0, "<= 45", True)
+    assert rows["Spark incremental +0 on 1,000,000 (warm service, s)"][2] is False
+    fresh = rows["Spark job at 1,000,000 events (fresh process, s)"]
+    assert fresh[0] == 58.0 and fresh[2] is None and "reference" in fresh[1]
+    assert rows["batch stage of the first make demo after make up (s)"][2] is True
+    assert rows["batch stage of the next make demo (s)"][2] is False
+    assert rows["batch stage of make demo at once after the service starts (s)"][2] is None

@@ -124,13 +124,14 @@ def test_session_conf_is_quiet_small_and_from_settings(
     assert all(str(p) in classpath for p in own)
     assert conf["spark.executor.extraClassPath"] == conf["spark.driver.extraClassPath"]
     assert "log4j2.configurationFile" in conf["spark.driver.extraJavaOptions"]
-    # A job's JVM: the parallel collector; the long-lived service's: G1, which gives memory
-    # back (spark/service.py trims after each run).
-    assert "-XX:+UseParallelGC" in conf["spark.driver.extraJavaOptions"]
-    service = session_conf(settings, quick_jit=False, idle_uncommit=True)
+    # The parallel collector everywhere; the long-lived service's young generation capped
+    # (that collector never gives memory back), and no C1-only JIT there.
+    opts = conf["spark.driver.extraJavaOptions"].split()
+    assert "-XX:+UseParallelGC" in opts and not any("MaxNewSize" in o for o in opts)
+    service = session_conf(settings, quick_jit=False, long_lived=True)
     opts = service["spark.driver.extraJavaOptions"].split()
-    assert "-XX:+UseG1GC" in opts and "-XX:+UseParallelGC" not in opts
-    assert "-XX:MaxHeapFreeRatio=30" in opts and "-XX:TieredStopAtLevel=1" not in opts
+    assert "-XX:+UseParallelGC" in opts and "-XX:MaxNewSize=256m" in opts
+    assert "-XX:TieredStopAtLevel=1" not in opts
 
 
 def test_delta_only_when_its_jars_are_on_the_class_path(tmp_path: Path) -> None:
@@ -299,13 +300,7 @@ class _FakeContext:
 
 
 def _fake_spark(context: _FakeContext | None = None) -> SimpleNamespace:
-    """sparkContext and the JVM's System.gc (counted in `collections`)."""
-    collections: list[int] = []
-    system = SimpleNamespace(gc=lambda: collections.append(1))
-    jvm = SimpleNamespace(java=SimpleNamespace(lang=SimpleNamespace(System=system)))
-    return SimpleNamespace(
-        sparkContext=context or _FakeContext(), _jvm=jvm, collections=collections
-    )
+    return SimpleNamespace(sparkContext=context or _FakeContext())
 
 
 def test_a_run_request_interrupts_the_background_warm_up_and_is_never_cancelled(
@@ -365,14 +360,6 @@ def test_the_background_warm_up_does_not_start_while_a_run_holds_the_driver(
     with service.lock:
         service.warm_up_in_background(passes=2)
     assert calls == [] and service.warmed is False
-    assert spark.collections == []
     service.warm_up_in_background(passes=2, events=10)
     assert calls == [10, 10] and service.warmed is True and service.warm_up_passes == 2
-    # Then the heap goes back (one explicit collection), and not while a request waits.
-    assert spark.collections == [1]
-    service.waiting = 1
-    service.trim()
-    assert spark.collections == [1]
-    service.waiting = 0
-    service.trim()
-    assert spark.collections == [1, 1] and not service.lock.locked()
+    assert not service.lock.locked() and service.warming is False
