@@ -13,15 +13,19 @@ stopped by `make down`; it exits by itself after `--idle-minutes` without a run.
 
 HTTP on 127.0.0.1 only, JSON both ways:
 
-    GET  /health    {"status": "ready", "runs": N, "s3_endpoint": ..., "warmed": bool}
+    GET  /health    {"status": "ready", "runs": N, "s3_endpoint": ..., "warmed": bool,
+                     "warming": bool, "busy": bool, "fingerprint": {...}}
     POST /runs      {"user_id": ..., "bucket": ..., "topics": {...}, "full": false}
                     -> 200 the run summary (`spark.job.RunSummary`), 422 {"error": ...}
                        when the job refuses (no landed events, no bucket), 400 for a bad
                        request, 500 with the error's text for anything else
-    POST /warm-up   one full run over generated events on local disk (compiles the job's
-                    code paths before the first real run; the benchmark asks for it)
+    POST /warm-up   one full run over 11,153 generated events in a scratch bucket (compiles
+                    the job's code paths before the first real run; the benchmark asks
+                    for it)
 
 Runs are serial: one driver, one job at a time; a second request waits for the first.
+With `--warm-up` (the supervised service `make up` starts) it warms itself up as soon as it
+serves, in small passes a run request interrupts.
 """
 
 from __future__ import annotations
@@ -66,9 +70,9 @@ CLOSE_SECONDS = 20.0
 WARM_UP_PER_OBJECT = 1_000
 #: The warm-up a supervised service runs by itself as soon as it serves (`--warm-up`):
 #: passes of a few events, because per-query work (planning, code generation, Delta's
-#: log) is what the JIT has to compile, not the rows. Measured on the 2-core machine:
-#: passes of 600 events took 18.6, 7.9 and 7.2 s, and the first real run after them
-#: 12.1 s instead of 24.5 s on a cold driver. A run request interrupts it.
+#: log, S3A) is what the JIT has to compile, not the rows. `make bench` (demo section, at
+#: c1ae852): `make demo`'s batch stage took 24.2 s on a service that had just started and
+#: 10.1 s on one that had done these passes. A run request interrupts them.
 BACKGROUND_WARM_UP_EVENTS = 1_000
 BACKGROUND_WARM_UP_PASSES = 3
 #: How often a waiting run request cancels the background warm-up's Spark jobs again
@@ -314,7 +318,7 @@ class BatchService:
                     self.lock.release()
 
     def warm_up(self) -> dict[str, Any]:
-        """One full run over generated events on local disk, then everything it wrote goes."""
+        """One full run over generated events in a scratch bucket, then all of it goes."""
         with self._driver():
             if self.closing:
                 raise ServiceClosing("the batch service is stopping (idle)")
@@ -331,9 +335,9 @@ class BatchService:
         """One full run over `events` generated events in a scratch bucket of the S3 store,
         all of it deleted after; the caller holds the driver. Returns its seconds and summary.
 
-        On the S3 store rather than local disk: a first real run after warm-ups on local
-        files still took 15.2 s against 10.4 s for the next, because S3A, the AWS SDK and
-        Delta's S3 log store had not run yet.
+        On the S3 store rather than local disk: after warm-ups on local files the first real
+        run was still clearly slower than the next, because S3A, the AWS SDK and Delta's S3
+        log store had not run yet.
         """
         from spark.job import Files, run_job
 
@@ -547,8 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warm-up",
         action="store_true",
-        help="once serving, run a few small jobs on generated events on local disk so the "
-        "first real run finds compiled code; a run request interrupts them",
+        help="once serving, run the job a few times on generated events in a scratch bucket "
+        "so the first real run finds compiled code; a run request interrupts them",
     )
     args = parser.parse_args(argv)
     try:

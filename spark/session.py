@@ -96,10 +96,10 @@ def session_conf(
     if long_lived:
         # A driver that stays up between runs (spark/service.py) keeps whatever heap it
         # grew: the parallel collector never gives memory back. Its young generation grew
-        # to 650 MiB in the warm-up alone, so it is capped: 1,116 MiB resident after the
-        # warm-up instead of 1,553, and runs as fast (1,000,000 events 35.0 s, +10,000
-        # incremental 17.4 s). G1, which does give memory back, stayed at 890 MiB idle but
-        # made the 1,000,000-event run 46.7 s instead of 36.1 (`make bench`, spark section).
+        # to 650 MiB (jcmd GC.heap_info) in the warm-up alone, so it is capped; `make bench`
+        # memory section: 1,205 MiB resident after the warm-up at c1ae852, 1,553 MiB
+        # uncapped at 641ebbe (2026-12-03 03:48 UTC); 1,000,000 events in 36.6 s. G1,
+        # which does give memory back, was tried and made that run about a third slower.
         java_opts += " -XX:MaxNewSize=256m"
     ui = ui_enabled(settings)
     conf: dict[str, str] = {
