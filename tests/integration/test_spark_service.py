@@ -26,7 +26,7 @@ from services.settings import TABLES, Settings
 from services.stack import lifecycle
 from spark import batch
 from spark.questions import QUESTIONS
-from spark.service import WARM_UP_EVENTS, private_service
+from spark.service import WARM_UP_EVENTS, WARM_UP_NAMESPACE, private_service
 from tests.support import spark_reference as ref
 from tests.support.batch_cli import run_full_batch
 from tests.support.spark_session import spark_session
@@ -165,8 +165,8 @@ def test_the_warm_up_runs_the_job_on_generated_events_and_leaves_no_files(
 
 
 def _warm_up_bucket(service: Settings) -> str:
-    port = service.spark_service_port
-    return service.model_copy(update={"pipeline_user_id": f"spark-warm-up-{port}"}).bucket
+    namespace = WARM_UP_NAMESPACE.format(port=service.spark_service_port)
+    return service.model_copy(update={"pipeline_user_id": namespace}).bucket
 
 
 def _buckets(settings: Settings) -> set[str]:
