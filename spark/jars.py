@@ -32,6 +32,9 @@ S3A: tuple[str, ...] = (
 #: For the streaming job (Kafka source and Delta sink); resolved only when asked for.
 KAFKA: tuple[str, ...] = ("org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1",)
 DELTA: tuple[str, ...] = ("io.delta:delta-spark_2.13:4.0.1",)
+#: Every connector any job here needs (`spark.session.CONNECTORS`): here, so `make up` can
+#: fetch them for the batch service without importing PySpark.
+ALL: tuple[str, ...] = S3A + KAFKA + DELTA
 
 #: Versions forced on transitive dependencies (Maven dependencyManagement), for artifacts
 #: the package registry this project can reach does not serve: it lacks

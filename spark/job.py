@@ -137,7 +137,8 @@ def table_paths(source: str, target: str, topics: Mapping[str, str]) -> dict[str
 
 
 class Files:
-    """Existence checks and deletes through Hadoop's FileSystem: s3a://, file:, dbfs: alike."""
+    """Existence checks, deletes and copies through Hadoop's FileSystem: s3a://, file:,
+    dbfs: alike."""
 
     def __init__(self, spark: SparkSession) -> None:
         self._jvm: Any = spark._jvm

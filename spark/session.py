@@ -22,7 +22,7 @@ from spark import jars
 #: Every connector any job here needs. PySpark starts one JVM per Python process and its
 #: classpath is fixed at start, so every session gets them all: a test run that builds the
 #: batch session first and the streaming session second still finds Kafka and Delta.
-CONNECTORS: tuple[str, ...] = jars.S3A + jars.KAFKA + jars.DELTA
+CONNECTORS: tuple[str, ...] = jars.ALL
 
 _LOG4J2 = """\
 # Written by spark/session.py: Spark logs at {level} to stderr, nothing else.

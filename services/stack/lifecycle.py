@@ -168,7 +168,7 @@ def _start_batch_service(settings: Settings, say: Say) -> None:
 
     try:
         # Fetched here, not inside the service's start-up deadline (the first time only).
-        jars.ensure_jars(settings, jars.S3A + jars.KAFKA + jars.DELTA)
+        jars.ensure_jars(settings, jars.ALL)
         start_on_demand(settings, "spark-batch", say)
     except (ServiceFailed, jars.JarResolutionError) as exc:
         say(f"  !!  spark-batch: {exc}\n      batch jobs run in their own process until it starts")
